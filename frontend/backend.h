@@ -1,0 +1,154 @@
+// Backend: the frontswap-compatible page store, the engine behind the C ABI and the CLI.
+//
+// A guest offers a 4 KiB page for swap slot (type, offset) with Store; tierswap either accepts
+// it, and then returns exactly those bytes from Load until the slot is invalidated or stored
+// again, or rejects it (kNoSpace) and the guest writes it to its swap device. The contract, from
+// Documentation/vm/frontswap.rst, that zswap broke three times:
+//   - a store to an occupied slot either succeeds and replaces the page, or fails AND the old
+//     page is dropped: stale data is never returned;
+//   - a load of an accepted page never fails silently and never returns other bytes;
+//   - a store copies synchronously: the caller may reuse its buffer when Store returns.
+//
+// Pages that repeat one 8-byte value (zero pages, mostly) are kept in the page index only.
+// Other pages go to the first tier, in configuration order, that has room.
+//
+// Thread-safety: every method may be called from any thread. Operations on different slots
+// run in parallel without a shared lock; operations on the same slot are ordered by that slot's
+// entry lock, so a load racing a store returns the old or the new page, whole. Init and
+// InvalidateArea of a type are expected to be serialised by the caller (swapon/swapoff), but a
+// store racing InvalidateArea still never leaves a page behind.
+//
+// Hot paths (Store, Load, InvalidatePage) do not allocate, log or make system calls, except to
+// map a new 768 KiB index chunk once per 65536 slots.
+#ifndef TIERSWAP_FRONTEND_BACKEND_H_
+#define TIERSWAP_FRONTEND_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontend/config.h"
+#include "placement/page_index.h"
+#include "tiers/result.h"
+#include "tiers/sharded_counter.h"
+#include "tiers/stats_sink.h"
+#include "tiers/status.h"
+#include "tiers/tier.h"
+
+namespace tierswap {
+
+struct BackendOptions {
+  bool exclusive_loads = false;  // a successful Load also drops the page
+};
+
+class Backend {
+ public:
+  static constexpr unsigned kMaxTypes = PageIndex::kMaxTypes;
+  static constexpr uint64_t kMaxPagesPerType = PageIndex::kMaxPagesPerType;
+
+  // Opens every tier of `config` (in order) and returns a backend with no type initialised.
+  static Result<std::unique_ptr<Backend>> Open(const Config& config);
+  // For tests and embedders that build their own tiers (at least one, at most 31).
+  static Result<std::unique_ptr<Backend>> Open(std::vector<std::unique_ptr<Tier>> tiers,
+                                               BackendOptions options);
+  ~Backend();
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  // Prepares swap type `type` (< 32) for stores, with `nr_pages` slots (0: unknown, then any
+  // offset below 2^32 is accepted). Re-initialising a type drops the pages it held.
+  // kInvalidArgument: type >= 32 or nr_pages > 2^32.
+  [[nodiscard]] Status Init(unsigned type, uint64_t nr_pages);
+
+  // Stores a copy of `page` (4 KiB) for (type, offset).
+  //   kOk               accepted; replaces any page the slot held
+  //   kNoSpace          rejected, no tier has room; any page the slot held is dropped
+  //   kNoMemory         rejected, index memory could not be mapped; any old page is dropped
+  //   kNotInitialized   the type is not initialised (or its area was invalidated meanwhile)
+  //   kInvalidArgument  type >= 32, page == nullptr, offset >= nr_pages (when known) or >= 2^32
+  [[nodiscard]] Status Store(unsigned type, uint64_t offset, const void* page);
+
+  // Copies the page of (type, offset) into `page` (4 KiB).
+  //   kOk        copied; with exclusive loads the page is also dropped and *exclusive = true
+  //   kNotFound  no page held; `page` is untouched
+  //   kIoError   the tier failed; `page` is untouched; the slot stays held
+  //   kNotInitialized, kInvalidArgument as for Store
+  // `exclusive` may be null.
+  [[nodiscard]] Status Load(unsigned type, uint64_t offset, void* page, bool* exclusive = nullptr);
+
+  // Drops the page of (type, offset) if held; a no-op otherwise (and for bad arguments).
+  // Never blocks for longer than a concurrent page copy of the same slot.
+  void InvalidatePage(unsigned type, uint64_t offset);
+
+  // Drops every page of `type`, frees their frames, and marks the type uninitialised: it must
+  // be initialised again before it accepts stores. A no-op for type >= 32.
+  void InvalidateArea(unsigned type);
+
+  bool IsInitialized(unsigned type) const;
+  uint64_t NrPages(unsigned type) const;
+  size_t tier_count() const { return tiers_.size(); }
+  const Tier& tier(size_t i) const { return *tiers_[i]; }
+  const BackendOptions& options() const { return options_; }
+
+  // Pages currently held (all types, same-filled included).
+  uint64_t stored_pages() const;
+  // DRAM used for bookkeeping: index, allocator bitmaps, counters.
+  size_t MetadataBytes() const;
+
+  // Exports every statistic (docs/stats.md) to `sink`.
+  void ExportStats(StatsSink& sink) const;
+  // The statistics as one JSON object.
+  std::string StatsJson(bool pretty = false) const;
+
+ private:
+  Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions options);
+
+  // Location of a page as the entry records it.
+  struct Location {
+    EntryKind kind = EntryKind::kEmpty;
+    unsigned tier = 0;
+    uint64_t payload = 0;  // tier handle or fill value
+  };
+
+  // Puts a non-same-filled page on the first tier with room.
+  Status Place(const void* page, Location* loc);
+  // Frees whatever `loc` holds (a tier handle); called after the entry is unlocked.
+  void Release(const Location& loc);
+  // Records a change of the slot's contents in the per-type and global gauges.
+  void Account(unsigned type, const Location& before, const Location& after);
+  // Drops the page of a locked entry; returns what it held. The caller unlocks, then Releases.
+  Location DropLocked(unsigned type, PageEntry& e, uint32_t* ctl);
+
+  enum Counter : size_t {
+    kLoads,          // successful loads
+    kSuccStores,     // accepted stores
+    kFailedStores,   // rejected stores (all reasons)
+    kInvalidates,    // invalidate_page calls that dropped a page
+    kLoadMisses,     // loads of slots that held no page
+    kLoadErrors,     // loads that failed in a tier
+    kRejectNoSpace,  // stores rejected because no tier had room
+    kRejectNoMemory, // stores rejected because index memory could not be mapped
+    kRejectBadArgument,  // stores refused for bad arguments or an uninitialised type
+    kDuplicateStores,    // stores to a slot that already held a page
+    kDupDropped,     // duplicate stores that failed and dropped the old page
+    kAreaInvalidates,  // invalidate_area calls
+    kExclusiveDrops, // pages dropped by exclusive loads
+    kSameFilledStores,  // accepted stores kept as metadata only
+    kSameFilledPages,   // gauge: same-filled pages held now
+    kNumCounters
+  };
+
+  PageIndex index_;
+  std::vector<std::unique_ptr<Tier>> tiers_;
+  const BackendOptions options_;
+  ShardedCounters<kNumCounters> counters_;
+  ShardedCounters<kMaxTypes> type_pages_;  // gauge: pages held per type
+};
+
+// Builds the tiers a config describes, in order.
+Result<std::vector<std::unique_ptr<Tier>>> OpenTiers(const Config& config);
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_FRONTEND_BACKEND_H_

@@ -1,0 +1,55 @@
+// Config: everything a backend is opened with, as a documented struct with defaults inline.
+//
+// Filled from one place: a TOML file (docs/config.md documents every key; examples/ has
+// files), or Config::Default() when no file is given. The loader refuses unknown keys, wrong
+// types and impossible values with a message that names the file, the line and the key, so a
+// typo never silently falls back to a default.
+//
+// Thread-safety: a plain value type.
+#ifndef TIERSWAP_FRONTEND_CONFIG_H_
+#define TIERSWAP_FRONTEND_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tiers/result.h"
+#include "tiers/tier.h"
+
+namespace tierswap {
+
+// One [[tier]] table. Tiers are listed fastest first; with no placement policy, a store goes to
+// the first tier in this order that has room.
+struct TierConfig {
+  std::string name;                 // unique, [A-Za-z0-9_.-]{1,32}
+  TierKind kind = TierKind::kDram;  // kind = "dram"
+  uint64_t capacity_bytes = 0;      // capacity = "256MiB": required, at least 4 KiB
+  bool prefault = true;             // touch every frame at open (no page faults on stores)
+  int line = 0;                     // line of the [[tier]] header, for later error messages
+};
+
+struct Config {
+  // [backend]
+  bool exclusive_loads = false;  // a successful load also drops the page (frontswap exclusive)
+
+  std::vector<TierConfig> tiers;  // at least one, at most 31
+  std::string source = "<default>";  // the file it came from, for messages
+
+  // One DRAM tier named "dram" of kDefaultDramBytes.
+  static constexpr uint64_t kDefaultDramBytes = 256ull << 20;
+  static Config Default();
+
+  // Parses a TOML file. Errors name the file, line and key.
+  static Result<Config> FromFile(const std::string& path);
+  // Parses TOML text; `source_name` stands for the file in messages.
+  static Result<Config> FromString(std::string_view toml, std::string_view source_name);
+};
+
+// Parses a size: an integer with an optional unit B, KiB, MiB, GiB or TiB ("256MiB", "4096",
+// "1 GiB"); TOML integers are bytes. Errors say what was wrong with the text.
+Result<uint64_t> ParseSize(std::string_view text);
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_FRONTEND_CONFIG_H_

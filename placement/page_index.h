@@ -1,0 +1,103 @@
+// PageIndex: (type, offset) -> PageEntry, for up to 32 swap types of up to 2^32 pages each.
+//
+// Two levels, so that a swap area of unknown size costs nothing up front and a dense one costs
+// 12 bytes per slot: per type, a directory of chunk pointers (mapped lazily, touched only where
+// used), and chunks of kChunkEntries entries mapped on first store into them. A lookup is two
+// dependent loads, the directory line is hot, so the common cost is the entry's own cache miss.
+// Chunks are never unmapped while the index lives, so an entry pointer stays valid and lock-free
+// readers never see freed memory; InvalidateArea empties entries but keeps their chunks for the
+// next swapon of the type.
+//
+// Each type also has a state word: (epoch << 1) | initialised. Init sets it initialised under a
+// new epoch, BeginInvalidateArea clears it under a new epoch. A store reads it before and again
+// under the entry lock; when it changed, an area invalidation ran in between and the store
+// must not publish (see Backend::Store).
+//
+// Thread-safety: all methods are safe to call concurrently. InitType must not race with
+// InvalidateArea or InitType of the same type (swapon/swapoff are serialised by the kernel).
+#ifndef TIERSWAP_PLACEMENT_PAGE_INDEX_H_
+#define TIERSWAP_PLACEMENT_PAGE_INDEX_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "placement/page_entry.h"
+
+namespace tierswap {
+
+class PageIndex {
+ public:
+  static constexpr unsigned kMaxTypes = 32;  // frontswap's MAX_SWAPFILES
+  static constexpr uint64_t kMaxPagesPerType = uint64_t{1} << 32;  // 16 TiB of swap per type
+  static constexpr uint64_t kChunkShift = 16;
+  static constexpr uint64_t kChunkEntries = uint64_t{1} << kChunkShift;
+  static constexpr uint64_t kChunksPerType = kMaxPagesPerType >> kChunkShift;
+
+  PageIndex();
+  ~PageIndex();
+  PageIndex(const PageIndex&) = delete;
+  PageIndex& operator=(const PageIndex&) = delete;
+
+  static bool Initialized(uint64_t state) { return (state & 1) != 0; }
+
+  // Marks `type` initialised with `nr_pages` slots (0: unknown, up to kMaxPagesPerType).
+  // The caller has emptied the type first (InvalidateArea) if it held pages.
+  void InitType(unsigned type, uint64_t nr_pages);
+  // Marks `type` uninitialised under a new epoch, so that concurrent stores notice; returns the
+  // new state. The caller then empties every entry (ForEachEntry).
+  uint64_t BeginInvalidateArea(unsigned type);
+
+  // seq_cst: pairs with the entry lock's seq_cst CAS (see page_entry.h).
+  uint64_t State(unsigned type) const { return types_[type].state.load(std::memory_order_seq_cst); }
+  uint64_t NrPages(unsigned type) const {
+    return types_[type].nr_pages.load(std::memory_order_relaxed);
+  }
+
+  // The entry of a slot, or nullptr when no page was ever stored in its chunk.
+  PageEntry* Find(unsigned type, uint64_t offset) const {
+    Chunk* c = types_[type].dir[offset >> kChunkShift].load(std::memory_order_acquire);
+    return c == nullptr ? nullptr : &c->entries[offset & (kChunkEntries - 1)];
+  }
+  // The entry of a slot, mapping its chunk if needed; nullptr only when mapping failed.
+  PageEntry* FindOrCreate(unsigned type, uint64_t offset) {
+    PageEntry* e = Find(type, offset);
+    return e != nullptr ? e : CreateSlow(type, offset);
+  }
+
+  // Calls fn(offset, PageEntry&) for every entry in the type's mapped chunks, in offset order.
+  template <typename Fn>
+  void ForEachEntry(unsigned type, Fn&& fn) const {
+    // seq_cst, like the chunk publication in CreateSlow: a walk that follows
+    // BeginInvalidateArea must see every chunk a racing store could have published into.
+    const uint64_t chunks = types_[type].max_chunk.load(std::memory_order_seq_cst);
+    for (uint64_t ci = 0; ci < chunks; ++ci) {
+      Chunk* c = types_[type].dir[ci].load(std::memory_order_seq_cst);
+      if (c == nullptr) continue;
+      for (uint64_t i = 0; i < kChunkEntries; ++i) fn((ci << kChunkShift) | i, c->entries[i]);
+    }
+  }
+
+  // Bytes of memory the index holds: mapped chunks plus the directory pages they touch.
+  size_t MetadataBytes() const;
+
+ private:
+  struct Chunk {
+    PageEntry entries[kChunkEntries];
+  };
+  struct TypeSlot {
+    std::atomic<uint64_t> state{0};
+    std::atomic<uint64_t> nr_pages{0};
+    std::atomic<uint64_t> max_chunk{0};  // one past the highest chunk index ever mapped
+    std::atomic<Chunk*>* dir = nullptr;  // kChunksPerType pointers, mapped lazily by the OS
+  };
+
+  PageEntry* CreateSlow(unsigned type, uint64_t offset);
+
+  TypeSlot types_[kMaxTypes];
+  std::atomic<size_t> chunks_mapped_{0};
+};
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_PLACEMENT_PAGE_INDEX_H_

@@ -1,0 +1,45 @@
+// Page: the 4 KiB unit that swap hands to tierswap, and the same-filled test.
+//
+// zswap and zram keep pages that repeat one machine word (most often zero) as metadata only;
+// such pages are a few percent of anonymous memory and cost nothing to keep that way.
+#ifndef TIERSWAP_TIERS_PAGE_H_
+#define TIERSWAP_TIERS_PAGE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace tierswap {
+
+inline constexpr size_t kPageSize = 4096;
+inline constexpr size_t kPageShift = 12;
+inline constexpr size_t kWordsPerPage = kPageSize / sizeof(uint64_t);
+
+// True when the page is one 8-byte value repeated; *value receives it. Reads the page once and
+// stops at the first differing word, which for ordinary data is within the first few words.
+inline bool IsSameFilled(const void* page, uint64_t* value) {
+  const auto* bytes = static_cast<const unsigned char*>(page);
+  uint64_t first;
+  std::memcpy(&first, bytes, sizeof(first));
+  // Check the last word first: pages with a header and a zero tail fail fast here.
+  uint64_t last;
+  std::memcpy(&last, bytes + kPageSize - sizeof(last), sizeof(last));
+  if (last != first) return false;
+  for (size_t i = 1; i < kWordsPerPage - 1; ++i) {
+    uint64_t w;
+    std::memcpy(&w, bytes + i * sizeof(w), sizeof(w));
+    if (w != first) return false;
+  }
+  *value = first;
+  return true;
+}
+
+// Writes `value` into every word of the page.
+inline void FillPage(void* page, uint64_t value) {
+  auto* bytes = static_cast<unsigned char*>(page);
+  for (size_t i = 0; i < kWordsPerPage; ++i) std::memcpy(bytes + i * sizeof(value), &value, sizeof(value));
+}
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_TIERS_PAGE_H_

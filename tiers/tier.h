@@ -1,0 +1,110 @@
+// Tier: one kind of memory a page can live in (local DRAM, a far NUMA node, pmem, compressed).
+//
+// The interface is small on purpose: a tier stores a copy of a page and hands back a handle,
+// loads a page by handle, and frees a handle. Which tier a page should live in is placement's
+// business (placement/); which offset a handle belongs to is the page index's. A tier knows
+// neither.
+//
+// Non-virtual interface: the public Store/Load/Free count every operation, then call the
+// protected Do* hooks, so no tier can forget its accounting (CacheLib Device::write/writeImpl).
+//
+// Contract for implementations:
+//  - DoStore copies the page synchronously; when it returns, the caller may reuse its buffer.
+//  - A handle returned by DoStore stays valid, and DoLoad returns exactly the stored bytes, until
+//    DoFree(handle). DoLoad never writes to `page` unless it returns kOk.
+//  - DoStore returns kNoSpace when the tier has no room; it never exceeds its capacity.
+//  - All Do* hooks are thread-safe for distinct handles. The caller (the page index's entry lock)
+//    guarantees that a handle is never loaded and freed concurrently.
+//  - No allocation, logging or system call in DoStore/DoLoad/DoFree's common case.
+#ifndef TIERSWAP_TIERS_TIER_H_
+#define TIERSWAP_TIERS_TIER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "tiers/sharded_counter.h"
+#include "tiers/stats_sink.h"
+#include "tiers/status.h"
+
+namespace tierswap {
+
+enum class TierKind : uint8_t { kDram, kNuma, kPmem, kCompressed };
+
+constexpr const char* TierKindName(TierKind k) {
+  switch (k) {
+    case TierKind::kDram: return "dram";
+    case TierKind::kNuma: return "numa";
+    case TierKind::kPmem: return "pmem";
+    case TierKind::kCompressed: return "compressed";
+  }
+  return "unknown";
+}
+
+// A tier-specific reference to one stored page (a frame number for frame-based tiers).
+using TierHandle = uint64_t;
+
+class Tier {
+ public:
+  virtual ~Tier() = default;
+  Tier(const Tier&) = delete;
+  Tier& operator=(const Tier&) = delete;
+
+  const std::string& name() const { return name_; }
+  TierKind kind() const { return kind_; }
+
+  // Stores a copy of the 4 KiB `page`. kOk: *handle names the copy. kNoSpace: the tier is full.
+  [[nodiscard]] Status Store(const void* page, TierHandle* handle) {
+    const Status s = DoStore(page, handle);
+    counters_.Add(s == Status::kOk ? kStores : kStoreRejects);
+    return s;
+  }
+  // Copies the page named by `handle` into `page` (4 KiB).
+  [[nodiscard]] Status Load(TierHandle handle, void* page) {
+    const Status s = DoLoad(handle, page);
+    counters_.Add(s == Status::kOk ? kLoads : kLoadErrors);
+    return s;
+  }
+  // Releases the page named by `handle`; the handle must not be used again.
+  void Free(TierHandle handle) {
+    DoFree(handle);
+    counters_.Add(kFrees);
+  }
+
+  uint64_t capacity_bytes() const { return DoCapacityBytes(); }
+  // Memory the tier holds for stored pages, fragmentation included.
+  uint64_t used_bytes() const { return DoUsedBytes(); }
+  uint64_t stored_pages() const {
+    // Frees first: every free follows its store, so stores read later are never fewer.
+    const uint64_t frees = counters_.Sum(kFrees);
+    return counters_.Sum(kStores) - frees;
+  }
+  uint64_t stores() const { return counters_.Sum(kStores); }
+  uint64_t loads() const { return counters_.Sum(kLoads); }
+  // Bytes of DRAM the tier spends on bookkeeping (allocator bitmaps, counters).
+  size_t MetadataBytes() const { return DoMetadataBytes() + decltype(counters_)::MemoryBytes(); }
+
+  // name, kind, capacity_bytes, used_bytes, stored_pages, stores, loads, ... then DoExportStats.
+  void ExportStats(StatsSink& sink) const;
+
+ protected:
+  Tier(std::string name, TierKind kind) : name_(std::move(name)), kind_(kind) {}
+
+  virtual Status DoStore(const void* page, TierHandle* handle) = 0;
+  virtual Status DoLoad(TierHandle handle, void* page) = 0;
+  virtual void DoFree(TierHandle handle) = 0;
+  virtual uint64_t DoCapacityBytes() const = 0;
+  virtual uint64_t DoUsedBytes() const = 0;
+  virtual size_t DoMetadataBytes() const { return 0; }
+  virtual void DoExportStats(StatsSink& /*sink*/) const {}
+
+ private:
+  enum Counter : size_t { kStores, kStoreRejects, kLoads, kLoadErrors, kFrees, kNumCounters };
+
+  const std::string name_;
+  const TierKind kind_;
+  ShardedCounters<kNumCounters> counters_;
+};
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_TIERS_TIER_H_
