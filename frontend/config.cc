@@ -1,0 +1,458 @@
+// Config loading: TOML text -> Config, refusing anything it does not understand.
+//
+// toml++ builds a tree of nodes, each with the line it came from; this file walks that tree
+// against a fixed schema (the key tables below) and turns the first problem it meets into one
+// sentence of the form "<source>:<line>: <where>: key '<key>': <what is wrong>". toml++ reports
+// syntax errors by throwing toml::parse_error; they are caught here, as is every other
+// exception, so that none leaves the loader (cold paths return Result<T>).
+//
+// Thread-safety: stateless; every function may be called concurrently.
+
+#include "frontend/config.h"
+
+#include <toml++/toml.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <limits>
+#include <new>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace tierswap {
+namespace {
+
+constexpr uint64_t kPageBytes = 4096;
+constexpr size_t kMaxTiers = 31;
+constexpr size_t kMaxNameLength = 32;
+
+// The tier kinds this version can open, in the order messages list them. Supporting a new kind
+// in the config is one line here (the Backend must also know how to open it).
+constexpr std::array kKnownTierKinds = {TierKind::kDram};
+
+// The keys each table accepts, in the order messages list them.
+constexpr std::array<std::string_view, 2> kTopLevelKeys = {"backend", "tier"};
+constexpr std::array<std::string_view, 1> kBackendKeys = {"exclusive_loads"};
+constexpr std::array<std::string_view, 4> kTierKeys = {"name", "kind", "capacity", "prefault"};
+
+struct SizeUnit {
+  std::string_view suffix;
+  unsigned shift;  // bytes = number << shift
+};
+constexpr std::array<SizeUnit, 5> kSizeUnits = {
+    {{"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}}};
+constexpr std::string_view kSizeUnitList = "B, KiB, MiB, GiB or TiB";
+
+template <size_t N>
+bool Contains(const std::array<std::string_view, N>& keys, std::string_view key) {
+  for (std::string_view k : keys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+template <size_t N>
+std::string JoinKeys(const std::array<std::string_view, N>& keys) {
+  std::string out;
+  for (std::string_view k : keys) {
+    if (!out.empty()) out += ", ";
+    out += k;
+  }
+  return out;
+}
+
+std::string KnownKindList() {
+  std::string out;
+  for (TierKind k : kKnownTierKinds) {
+    if (!out.empty()) out += ", ";
+    out += TierKindName(k);
+  }
+  return out;
+}
+
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  out += text;
+  out += '"';
+  return out;
+}
+
+// What a node holds, for "expected X, got <this>" messages.
+std::string Describe(const toml::node& node) {
+  if (const auto* s = node.as_string()) return "the string " + Quote(s->get());
+  if (const auto* i = node.as_integer()) return "the integer " + std::to_string(i->get());
+  if (const auto* b = node.as_boolean()) return b->get() ? "the boolean true" : "the boolean false";
+  if (const auto* f = node.as_floating_point()) {
+    std::ostringstream os;
+    os << f->get();
+    return "the floating-point number " + os.str();
+  }
+  if (node.is_table()) return "a table";
+  if (node.is_array()) return "an array";
+  return "a date or time";
+}
+
+int LineOf(const toml::node& node) { return static_cast<int>(node.source().begin.line); }
+int LineOf(const toml::key& key) { return static_cast<int>(key.source().begin.line); }
+
+// Builds messages that all start with "<source>:<line>: ".
+class Reporter {
+ public:
+  explicit Reporter(std::string_view source) : source_(source) {}
+
+  Error At(int line, std::string_view what) const {
+    std::string msg(source_);
+    if (line > 0) {
+      msg += ':';
+      msg += std::to_string(line);
+    }
+    msg += ": ";
+    msg += what;
+    return MakeError(Status::kInvalidArgument, std::move(msg));
+  }
+
+ private:
+  std::string_view source_;
+};
+
+// The unknown key of `table` that comes first in the file, if any, so that the message points
+// at the earliest mistake rather than the alphabetically first one.
+template <size_t N>
+std::optional<std::pair<std::string, int>> FirstUnknownKey(
+    const toml::table& table, const std::array<std::string_view, N>& known) {
+  std::optional<std::pair<std::string, int>> first;
+  for (const auto& [key, node] : table) {
+    if (Contains(known, key.str())) continue;
+    const int line = LineOf(key) > 0 ? LineOf(key) : LineOf(node);
+    if (!first || line < first->second) first = std::make_pair(std::string(key.str()), line);
+  }
+  return first;
+}
+
+// Reads an optional boolean key of `table` into *out. `where` prefixes the message.
+Result<void> ReadBool(const Reporter& report, const toml::table& table, std::string_view where,
+                      std::string_view key, bool* out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return {};
+  if (const auto* b = node->as_boolean()) {
+    *out = b->get();
+    return {};
+  }
+  return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) +
+                                      "': expected true or false, got " + Describe(*node) + ".");
+}
+
+Result<void> ReadBackend(const Reporter& report, const toml::node& node, Config* config) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return report.At(LineOf(node),
+                     "key 'backend': expected a [backend] table, got " + Describe(node) + ".");
+  }
+  constexpr std::string_view kWhere = "[backend]: ";
+  if (auto unknown = FirstUnknownKey(*table, kBackendKeys)) {
+    return report.At(unknown->second, std::string(kWhere) + "unknown key '" + unknown->first +
+                                          "' (known keys: " + JoinKeys(kBackendKeys) + ").");
+  }
+  return ReadBool(report, *table, kWhere, "exclusive_loads", &config->exclusive_loads);
+}
+
+// Checks a tier name against [A-Za-z0-9_.-]{1,32}; returns what is wrong, or "" when valid.
+std::string NameProblem(std::string_view name) {
+  if (name.empty()) return "the name is empty";
+  if (name.size() > kMaxNameLength) {
+    return Quote(name) + " is " + std::to_string(name.size()) +
+           " characters long; a name has at most " + std::to_string(kMaxNameLength);
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return Quote(name) + " contains '" + std::string(1, c) +
+             "'; a name uses only letters, digits, '_', '.' and '-'";
+    }
+  }
+  return "";
+}
+
+Result<void> ReadTierCapacity(const Reporter& report, const toml::node& node,
+                              const std::string& where, TierConfig* tier) {
+  const int line = LineOf(node);
+  const std::string prefix = where + "key 'capacity': ";
+  uint64_t bytes = 0;
+  if (const auto* s = node.as_string()) {
+    Result<uint64_t> parsed = ParseSize(s->get());
+    if (!parsed) return report.At(line, prefix + parsed.error().message);
+    bytes = *parsed;
+  } else if (const auto* i = node.as_integer()) {
+    if (i->get() < 0) {
+      return report.At(line, prefix + std::to_string(i->get()) +
+                                 " is negative; a capacity is a number of bytes.");
+    }
+    bytes = static_cast<uint64_t>(i->get());
+  } else {
+    return report.At(line, prefix +
+                               "expected a size such as \"256MiB\" or a number of bytes, got " +
+                               Describe(node) + ".");
+  }
+  // A tier holds whole pages: the capacity is rounded down to a page multiple, and must keep
+  // at least one page.
+  const uint64_t rounded = bytes - bytes % kPageBytes;
+  if (rounded == 0) {
+    return report.At(line, prefix + "a capacity of " + std::to_string(bytes) +
+                               " bytes holds no 4 KiB page; the minimum is 4096 bytes (4KiB).");
+  }
+  tier->capacity_bytes = rounded;
+  return {};
+}
+
+// Reads one [[tier]] table; `index` is its position (0-based) for messages before the name is
+// known.
+Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size_t index) {
+  const int tier_line = LineOf(node);
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return report.At(tier_line, "key 'tier': entry " + std::to_string(index + 1) +
+                                    " is not a table: expected [[tier]] tables, got " +
+                                    Describe(node) + ".");
+  }
+  TierConfig tier;
+  tier.line = tier_line;
+  // Messages name the tier once its name is known to be usable, and its position before.
+  const toml::node* name = table->get("name");
+  const bool name_usable =
+      name != nullptr && name->is_string() && NameProblem(name->as_string()->get()).empty();
+  const std::string where = name_usable ? "tier '" + name->as_string()->get() + "': "
+                                        : "tier #" + std::to_string(index + 1) + ": ";
+
+  if (auto unknown = FirstUnknownKey(*table, kTierKeys)) {
+    return report.At(unknown->second, where + "unknown key '" + unknown->first +
+                                          "' (known keys: " + JoinKeys(kTierKeys) + ").");
+  }
+
+  if (name == nullptr) {
+    return report.At(tier_line, where + "key 'name' is missing; every [[tier]] needs a name.");
+  }
+  const auto* name_text = name->as_string();
+  if (name_text == nullptr) {
+    return report.At(LineOf(*name),
+                     where + "key 'name': expected a string, got " + Describe(*name) + ".");
+  }
+  if (const std::string problem = NameProblem(name_text->get()); !problem.empty()) {
+    return report.At(LineOf(*name), where + "key 'name': " + problem + ".");
+  }
+  tier.name = name_text->get();
+
+  const toml::node* kind = table->get("kind");
+  if (kind == nullptr) {
+    return report.At(tier_line,
+                     where + "key 'kind' is missing (known kinds: " + KnownKindList() + ").");
+  }
+  const auto* kind_text = kind->as_string();
+  if (kind_text == nullptr) {
+    return report.At(LineOf(*kind),
+                     where + "key 'kind': expected a string, got " + Describe(*kind) + ".");
+  }
+  bool kind_known = false;
+  for (TierKind k : kKnownTierKinds) {
+    if (kind_text->get() == TierKindName(k)) {
+      tier.kind = k;
+      kind_known = true;
+    }
+  }
+  if (!kind_known) {
+    return report.At(LineOf(*kind), where + "key 'kind': unknown tier kind '" + kind_text->get() +
+                                        "' (known kinds: " + KnownKindList() + ").");
+  }
+
+  const toml::node* capacity = table->get("capacity");
+  if (capacity == nullptr) {
+    return report.At(tier_line,
+                     where + "key 'capacity' is missing; give a size such as \"256MiB\".");
+  }
+  if (Result<void> r = ReadTierCapacity(report, *capacity, where, &tier); !r) {
+    return r.take_error();
+  }
+
+  if (Result<void> r = ReadBool(report, *table, where, "prefault", &tier.prefault); !r) {
+    return r.take_error();
+  }
+  return tier;
+}
+
+Result<void> ReadTiers(const Reporter& report, const toml::node& node, Config* config) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr) {
+    return report.At(LineOf(node), "key 'tier': expected [[tier]] tables, got " + Describe(node) +
+                                       " (write [[tier]], with two brackets).");
+  }
+  if (array->empty()) {
+    return report.At(LineOf(node),
+                     "key 'tier': the list of tiers is empty; the config defines no tier.");
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    if (i == kMaxTiers) {
+      return report.At(LineOf(element), "key 'tier': tier #" + std::to_string(i + 1) +
+                                            " is one too many; a config has at most " +
+                                            std::to_string(kMaxTiers) + " tiers.");
+    }
+    Result<TierConfig> tier = ReadTier(report, element, i);
+    if (!tier) return tier.take_error();
+    for (const TierConfig& earlier : config->tiers) {
+      if (earlier.name == tier->name) {
+        const toml::node& name = *element.as_table()->get("name");
+        return report.At(LineOf(name), "tier '" + tier->name + "': key 'name': the name '" +
+                                           tier->name + "' is already used by the tier at line " +
+                                           std::to_string(earlier.line) + ".");
+      }
+    }
+    config->tiers.push_back(std::move(tier).value());
+  }
+  return {};
+}
+
+Result<Config> FromTable(const Reporter& report, const toml::table& root,
+                         std::string_view source_name) {
+  if (auto unknown = FirstUnknownKey(root, kTopLevelKeys)) {
+    const bool is_table = root.get(unknown->first)->is_table();
+    return report.At(unknown->second,
+                     (is_table ? "unknown table [" + unknown->first + "]"
+                               : "unknown top-level key '" + unknown->first + "'") +
+                         " (known: [backend], [[tier]]).");
+  }
+  Config config;
+  config.source = std::string(source_name);
+  if (const toml::node* backend = root.get("backend")) {
+    if (Result<void> r = ReadBackend(report, *backend, &config); !r) return r.take_error();
+  }
+  const toml::node* tiers = root.get("tier");
+  if (tiers == nullptr) {
+    return report.At(0,
+                     "the config defines no tier; add at least one [[tier]] table "
+                     "(see docs/config.md).");
+  }
+  if (Result<void> r = ReadTiers(report, *tiers, &config); !r) return r.take_error();
+  return config;
+}
+
+}  // namespace
+
+Config Config::Default() {
+  Config config;
+  TierConfig dram;
+  dram.name = "dram";
+  dram.kind = TierKind::kDram;
+  dram.capacity_bytes = kDefaultDramBytes;
+  dram.prefault = true;
+  config.tiers.push_back(std::move(dram));
+  config.source = "<default>";
+  return config;
+}
+
+Result<Config> Config::FromString(std::string_view text, std::string_view source_name) {
+  const Reporter report(source_name);
+  // Nothing may escape: toml++ throws parse_error on bad syntax, and anything may throw
+  // bad_alloc.
+  try {
+    const toml::table root = toml::parse(text, source_name);
+    return FromTable(report, root, source_name);
+  } catch (const toml::parse_error& e) {
+    return report.At(static_cast<int>(e.source().begin.line),
+                     "TOML syntax error: " + std::string(e.description()) + ".");
+  } catch (const std::bad_alloc&) {
+    return MakeError(Status::kNoMemory,
+                     std::string(source_name) + ": out of memory while reading the config.");
+  } catch (const std::exception& e) {
+    return MakeError(
+        Status::kInvalidArgument,
+        std::string(source_name) + ": the config could not be read: " + e.what() + ".");
+  }
+}
+
+Result<Config> Config::FromFile(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    const int err = errno;
+    return MakeError(
+        err == ENOENT ? Status::kNotFound : Status::kIoError,
+        "cannot open config file '" + path + "': " + std::generic_category().message(err) + ".");
+  }
+  std::string text;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
+  // fopen succeeds on a directory; the read is what fails (EISDIR).
+  const bool failed = std::ferror(file) != 0;
+  const int err = errno;
+  std::fclose(file);
+  if (failed) {
+    return MakeError(Status::kIoError, "cannot read config file '" + path +
+                                           "': " + std::generic_category().message(err) + ".");
+  }
+  return FromString(text, path);
+}
+
+Result<uint64_t> ParseSize(std::string_view text) {
+  const std::string quoted = Quote(text);
+  const std::string units_hint = " (use " + std::string(kSizeUnitList) + ")";
+  if (text.empty()) {
+    return MakeError(Status::kInvalidArgument,
+                     "the size is empty; write a whole number with an optional unit, such as "
+                     "\"256MiB\" or \"4096\".");
+  }
+  if (text.front() == '-') {
+    return MakeError(Status::kInvalidArgument, quoted + " is negative; a size is at least 0.");
+  }
+  size_t pos = 0;
+  uint64_t number = 0;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    const uint64_t digit = static_cast<uint64_t>(text[pos] - '0');
+    if (number > (std::numeric_limits<uint64_t>::max() - digit) / 10) {
+      return MakeError(Status::kInvalidArgument,
+                       quoted + " is too large; a size must fit in 64 bits.");
+    }
+    number = number * 10 + digit;
+    ++pos;
+  }
+  if (pos == 0) {
+    return MakeError(Status::kInvalidArgument,
+                     quoted +
+                         " is not a size: it must start with a whole number, such as "
+                         "\"256MiB\".");
+  }
+  if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
+    return MakeError(Status::kInvalidArgument,
+                     quoted +
+                         " is not a size: fractions are not allowed; use a whole number of "
+                         "a smaller unit (e.g. \"1536MiB\" rather than \"1.5GiB\").");
+  }
+  // One run of spaces may separate the number from its unit ("256 MiB"), but only before a unit.
+  size_t unit_start = pos;
+  while (unit_start < text.size() && text[unit_start] == ' ') ++unit_start;
+  const std::string_view unit = text.substr(unit_start);
+  if (unit.empty()) {
+    if (unit_start != pos) {
+      return MakeError(
+          Status::kInvalidArgument,
+          quoted + " is not a size: trailing spaces without a unit" + units_hint + ".");
+    }
+    return number;
+  }
+  for (const SizeUnit& u : kSizeUnits) {
+    if (unit != u.suffix) continue;
+    if (u.shift > 0 && number > (std::numeric_limits<uint64_t>::max() >> u.shift)) {
+      return MakeError(Status::kInvalidArgument,
+                       quoted + " is too large; a size must fit in 64 bits.");
+    }
+    return number << u.shift;
+  }
+  return MakeError(Status::kInvalidArgument, quoted + " is not a size" + units_hint + ".");
+}
+
+}  // namespace tierswap

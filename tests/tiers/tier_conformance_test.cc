@@ -1,0 +1,172 @@
+// The conformance suite every Tier must pass. Adding a tier = one INSTANTIATE line at the end.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/test_pages.h"
+#include "tiers/dram_tier.h"
+#include "tiers/tier.h"
+
+namespace tierswap {
+namespace {
+
+using testing::PageBuf;
+using testing::PatternPage;
+
+struct TierFactory {
+  std::string name;
+  // Opens a tier whose capacity is `pages` 4 KiB pages; nullptr + GTEST_SKIP when unavailable.
+  std::function<std::unique_ptr<Tier>(uint64_t pages)> open;
+};
+
+class TierConformanceTest : public ::testing::TestWithParam<TierFactory> {
+ protected:
+  std::unique_ptr<Tier> Open(uint64_t pages) {
+    auto t = GetParam().open(pages);
+    EXPECT_NE(t, nullptr) << "cannot open tier " << GetParam().name;
+    return t;
+  }
+};
+
+TEST_P(TierConformanceTest, StoredPageLoadsBackByteExact) {
+  auto tier = Open(64);
+  ASSERT_TRUE(tier);
+  std::vector<TierHandle> handles;
+  for (uint64_t i = 0; i < 32; ++i) {
+    TierHandle h;
+    ASSERT_EQ(tier->Store(PatternPage(i).data(), &h), Status::kOk);
+    handles.push_back(h);
+  }
+  for (uint64_t i = 0; i < 32; ++i) {
+    PageBuf out{};
+    ASSERT_EQ(tier->Load(handles[i], out.data()), Status::kOk);
+    EXPECT_EQ(out, PatternPage(i)) << "page " << i;
+  }
+}
+
+TEST_P(TierConformanceTest, FullTierRejectsWithNoSpaceAndStaysWithinCapacity) {
+  auto tier = Open(16);
+  ASSERT_TRUE(tier);
+  uint64_t accepted = 0;
+  for (uint64_t i = 0; i < 1000; ++i) {
+    TierHandle h;
+    const Status s = tier->Store(PatternPage(i).data(), &h);
+    ASSERT_TRUE(s == Status::kOk || s == Status::kNoSpace) << StatusName(s);
+    ASSERT_LE(tier->used_bytes(), tier->capacity_bytes());
+    if (s == Status::kNoSpace) break;
+    ++accepted;
+  }
+  EXPECT_GE(accepted, 1u);
+  EXPECT_LT(accepted, 1000u) << "the tier never filled up";
+  TierHandle h;
+  EXPECT_EQ(tier->Store(PatternPage(5000).data(), &h), Status::kNoSpace);
+}
+
+TEST_P(TierConformanceTest, FreedRoomIsReused) {
+  auto tier = Open(8);
+  ASSERT_TRUE(tier);
+  std::vector<TierHandle> handles;
+  for (uint64_t i = 0;; ++i) {
+    TierHandle h;
+    if (tier->Store(PatternPage(i).data(), &h) != Status::kOk) break;
+    handles.push_back(h);
+    ASSERT_LT(i, 10000u);
+  }
+  ASSERT_FALSE(handles.empty());
+  tier->Free(handles.front());
+  TierHandle h;
+  ASSERT_EQ(tier->Store(PatternPage(777).data(), &h), Status::kOk);
+  PageBuf out{};
+  ASSERT_EQ(tier->Load(h, out.data()), Status::kOk);
+  EXPECT_EQ(out, PatternPage(777));
+  // The other pages were not disturbed by the reuse.
+  for (size_t i = 1; i < handles.size(); ++i) {
+    ASSERT_EQ(tier->Load(handles[i], out.data()), Status::kOk);
+    EXPECT_EQ(out, PatternPage(i));
+  }
+}
+
+TEST_P(TierConformanceTest, AccountingFollowsStoresLoadsAndFrees) {
+  auto tier = Open(32);
+  ASSERT_TRUE(tier);
+  EXPECT_EQ(tier->stored_pages(), 0u);
+  EXPECT_EQ(tier->used_bytes(), 0u);
+  std::vector<TierHandle> handles(10);
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_EQ(tier->Store(PatternPage(i).data(), &handles[i]), Status::kOk);
+  PageBuf out{};
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(tier->Load(handles[i], out.data()), Status::kOk);
+  EXPECT_EQ(tier->stores(), 10u);
+  EXPECT_EQ(tier->loads(), 3u);
+  EXPECT_EQ(tier->stored_pages(), 10u);
+  EXPECT_GT(tier->used_bytes(), 0u);
+  for (auto h : handles) tier->Free(h);
+  EXPECT_EQ(tier->stored_pages(), 0u);
+  EXPECT_EQ(tier->used_bytes(), 0u);
+  EXPECT_GE(tier->capacity_bytes(), 32 * kPageSize / 2);
+}
+
+TEST_P(TierConformanceTest, ConcurrentStoreLoadFreeOnDisjointHandles) {
+  auto tier = Open(512);
+  ASSERT_TRUE(tier);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      PageBuf out{};
+      for (uint64_t i = 0; i < 2000; ++i) {
+        const uint64_t seed = t * 1000003 + i;
+        TierHandle h;
+        if (tier->Store(PatternPage(seed).data(), &h) != Status::kOk) continue;
+        if (tier->Load(h, out.data()) != Status::kOk || out != PatternPage(seed)) ++mismatches;
+        tier->Free(h);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(tier->stored_pages(), 0u);
+}
+
+std::string FactoryName(const ::testing::TestParamInfo<TierFactory>& info) {
+  return info.param.name;
+}
+
+std::unique_ptr<Tier> OpenDram(uint64_t pages, bool prefault) {
+  DramTierOptions o;
+  o.capacity_bytes = pages * kPageSize;
+  o.prefault = prefault;
+  auto t = DramTier::Open(o);
+  return t ? std::unique_ptr<Tier>(std::move(t).value()) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tiers, TierConformanceTest,
+    ::testing::Values(TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
+                      TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }}),
+    FactoryName);
+
+TEST(DramTierTest, OpenRefusesCapacityBelowOnePage) {
+  DramTierOptions o;
+  o.name = "tiny";
+  o.capacity_bytes = 4095;
+  auto t = DramTier::Open(o);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message.find("tier 'tiny'"), std::string::npos) << t.error().message;
+  EXPECT_NE(t.error().message.find("4095"), std::string::npos) << t.error().message;
+}
+
+TEST(DramTierTest, CapacityIsRoundedDownToWholePages) {
+  DramTierOptions o;
+  o.capacity_bytes = 3 * kPageSize + 100;
+  o.prefault = false;
+  auto t = DramTier::Open(o);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ((*t)->capacity_bytes(), 3 * kPageSize);
+}
+
+}  // namespace
+}  // namespace tierswap

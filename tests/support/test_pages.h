@@ -1,0 +1,66 @@
+// Test support: deterministic page contents and small backends.
+#ifndef TIERSWAP_TESTS_SUPPORT_TEST_PAGES_H_
+#define TIERSWAP_TESTS_SUPPORT_TEST_PAGES_H_
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "frontend/backend.h"
+#include "tiers/dram_tier.h"
+#include "tiers/page.h"
+
+namespace tierswap::testing {
+
+using PageBuf = std::array<unsigned char, kPageSize>;
+
+inline uint64_t SplitMix64(uint64_t* x) {
+  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A page whose every word depends on `seed`: never same-filled, distinct per seed.
+inline PageBuf PatternPage(uint64_t seed) {
+  PageBuf p;
+  uint64_t x = seed * 0x100000001B3ull + 1;
+  for (size_t i = 0; i < kWordsPerPage; ++i) {
+    const uint64_t w = SplitMix64(&x);
+    std::memcpy(p.data() + i * 8, &w, 8);
+  }
+  return p;
+}
+
+inline PageBuf FilledPage(uint64_t value) {
+  PageBuf p;
+  FillPage(p.data(), value);
+  return p;
+}
+
+inline std::unique_ptr<DramTier> MakeDram(uint64_t pages, const char* name = "dram") {
+  DramTierOptions o;
+  o.name = name;
+  o.capacity_bytes = pages * kPageSize;
+  o.prefault = false;
+  auto t = DramTier::Open(o);
+  if (!t) return nullptr;
+  return std::move(t).value();
+}
+
+// A backend over one DRAM tier of `pages` frames.
+inline std::unique_ptr<Backend> MakeBackend(uint64_t pages, bool exclusive = false) {
+  std::vector<std::unique_ptr<Tier>> tiers;
+  tiers.push_back(MakeDram(pages));
+  BackendOptions opts;
+  opts.exclusive_loads = exclusive;
+  auto b = Backend::Open(std::move(tiers), opts);
+  if (!b) return nullptr;
+  return std::move(b).value();
+}
+
+}  // namespace tierswap::testing
+
+#endif  // TIERSWAP_TESTS_SUPPORT_TEST_PAGES_H_
