@@ -389,7 +389,11 @@ TEST(BackendMetadataTest, MetadataCostsAtMost16BytesPerStoredPage) {
   std::printf("metadata: %.2f bytes/page reported, %.2f bytes/page resident growth (%llu pages)\n",
               reported, measured, static_cast<unsigned long long>(kPages));
   EXPECT_LE(reported, 16.0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "resident growth includes sanitizer shadow memory; only the accounting is checked";
+#else
   EXPECT_LE(measured, 16.0);
+#endif
 }
 
 }  // namespace

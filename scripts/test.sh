@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# All tests: install what is needed, build, run the whole suite, then the concurrency tests
+# again under ThreadSanitizer. Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== build (RelWithDebInfo) =="
+scripts/build.sh build
+echo "== ctest: all tests =="
+ctest --test-dir build --output-on-failure -j "$(nproc)"
+
+echo "== ThreadSanitizer: concurrency tests =="
+# Only the binaries labelled `concurrency` are built: they hold every multi-threaded test.
+tsan_targets=(frame_allocator_test tier_conformance_test page_index_test backend_test
+              backend_model_test)
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIERSWAP_SANITIZE=thread \
+  -DTIERSWAP_BUILD_BENCH=OFF >/dev/null
+cmake --build build-tsan -j "$(nproc)" --target "${tsan_targets[@]}"
+# TIERSWAP_MODEL_OPS keeps the instrumented model test within a few minutes.
+TIERSWAP_MODEL_OPS=1000000 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --test-dir build-tsan --output-on-failure -L concurrency
+echo "== all test stages passed =="
