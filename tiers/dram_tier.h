@@ -2,7 +2,7 @@
 //
 // The fastest tier and the baseline every other tier is compared with. Capacity is fixed at
 // open (the arena is mapped and, by default, pre-faulted then); store and load are one memcpy
-// plus a lock-free bitmap allocation.
+// plus a lock-free bitmap allocation (FrameTier).
 //
 // Thread-safety: as Tier.
 #ifndef TIERSWAP_TIERS_DRAM_TIER_H_
@@ -11,10 +11,8 @@
 #include <memory>
 #include <string>
 
-#include "tiers/frame_allocator.h"
-#include "tiers/frame_arena.h"
+#include "tiers/frame_tier.h"
 #include "tiers/result.h"
-#include "tiers/tier.h"
 
 namespace tierswap {
 
@@ -26,28 +24,13 @@ struct DramTierOptions {
   bool prefault = true;
 };
 
-class DramTier final : public Tier {
+class DramTier final : public FrameTier {
  public:
   static Result<std::unique_ptr<DramTier>> Open(const DramTierOptions& options);
 
-  // The frame number a handle refers to (tests and the conformance suite use it).
-  static uint32_t FrameOf(TierHandle h) { return static_cast<uint32_t>(h); }
-  // Address of a frame: for tests that corrupt or inspect memory behind the tier's back.
-  unsigned char* FrameAddress(TierHandle h) const { return arena_.frame(FrameOf(h)); }
-
- protected:
-  Status DoStore(const void* page, TierHandle* handle) override;
-  Status DoLoad(TierHandle handle, void* page) override;
-  void DoFree(TierHandle handle) override;
-  uint64_t DoCapacityBytes() const override { return arena_.bytes(); }
-  uint64_t DoUsedBytes() const override { return uint64_t{alloc_.used()} * kPageSize; }
-  size_t DoMetadataBytes() const override { return alloc_.MetadataBytes(); }
-
  private:
-  DramTier(std::string name, FrameArena arena);
-
-  FrameArena arena_;
-  FrameAllocator alloc_;
+  DramTier(std::string name, FrameArena arena)
+      : FrameTier(std::move(name), TierKind::kDram, std::move(arena)) {}
 };
 
 }  // namespace tierswap

@@ -14,7 +14,60 @@ void Tier::ExportStats(StatsSink& sink) const {
   sink.Counter("load_errors", counters_.Sum(kLoadErrors));
   sink.Counter("frees", counters_.Sum(kFrees));
   sink.Gauge("metadata_bytes", MetadataBytes());
+  if (emulated_) {
+    sink.Gauge("emulated_read_latency_ns", emulation_.read_latency_ns);
+    sink.Gauge("emulated_write_latency_ns", emulation_.write_latency_ns);
+    sink.Gauge("emulated_bandwidth_mbps", emulation_.bandwidth_mbps);
+    sink.Counter("raw_store_ns", uint64_t(TicksToNs(counters_.Sum(kRawStoreTicks))));
+    sink.Counter("injected_store_ns", uint64_t(TicksToNs(counters_.Sum(kInjectedStoreTicks))));
+    sink.Counter("raw_load_ns", uint64_t(TicksToNs(counters_.Sum(kRawLoadTicks))));
+    sink.Counter("injected_load_ns", uint64_t(TicksToNs(counters_.Sum(kInjectedLoadTicks))));
+  }
   DoExportStats(sink);
+}
+
+void Tier::SetEmulation(const TierEmulation& emulation) {
+  emulation_ = emulation;
+  emulated_ = emulation.enabled();
+  if (!emulated_) return;
+  read_ticks_ = NsToTicks(emulation.read_latency_ns);
+  write_ticks_ = NsToTicks(emulation.write_latency_ns);
+  // 4096 bytes at bandwidth_mbps * 10^6 bytes/s = 4096 * 1000 / mbps nanoseconds.
+  transfer_ticks_ =
+      emulation.bandwidth_mbps == 0 ? 0 : NsToTicks(4096.0 * 1000.0 / double(emulation.bandwidth_mbps));
+}
+
+void Tier::Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter) {
+  const uint64_t raw = TscNow() - start;
+  const uint64_t target = latency_ticks + (raw > transfer_ticks_ ? raw : transfer_ticks_);
+  SpinUntil(start + target);
+  counters_.Add(raw_counter, raw);
+  // kInjected* directly follows its kRaw* counter.
+  counters_.Add(raw_counter + 1, target - raw);
+}
+
+Status Tier::EmulatedStore(const void* page, TierHandle* handle) {
+  const uint64_t start = TscNow();
+  const Status s = DoStore(page, handle);
+  if (s != Status::kOk) {
+    counters_.Add(kStoreRejects);
+    return s;
+  }
+  Emulate(start, write_ticks_, kRawStoreTicks);
+  counters_.Add(kStores);
+  return s;
+}
+
+Status Tier::EmulatedLoad(TierHandle handle, void* page) {
+  const uint64_t start = TscNow();
+  const Status s = DoLoad(handle, page);
+  if (s != Status::kOk) {
+    counters_.Add(kLoadErrors);
+    return s;
+  }
+  Emulate(start, read_ticks_, kRawLoadTicks);
+  counters_.Add(kLoads);
+  return s;
 }
 
 }  // namespace tierswap

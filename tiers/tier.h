@@ -16,6 +16,11 @@
 //  - All Do* hooks are thread-safe for distinct handles. The caller (the page index's entry lock)
 //    guarantees that a handle is never loaded and freed concurrently.
 //  - No allocation, logging or system call in DoStore/DoLoad/DoFree's common case.
+//
+// Emulation of slower media (PCM, CXL, a loaded far node) works on any tier and lives here, so
+// every tier gets it the same way: with a TierEmulation set at open, each successful Store/Load
+// takes at least `latency + max(copy time, 4 KiB at bandwidth_mbps)`, enforced by a calibrated
+// TSC spin after the real operation (tiers/tsc.h). Raw and injected time are counted separately.
 #ifndef TIERSWAP_TIERS_TIER_H_
 #define TIERSWAP_TIERS_TIER_H_
 
@@ -25,6 +30,7 @@
 #include "tiers/sharded_counter.h"
 #include "tiers/stats_sink.h"
 #include "tiers/status.h"
+#include "tiers/tsc.h"
 
 namespace tierswap {
 
@@ -43,6 +49,15 @@ constexpr const char* TierKindName(TierKind k) {
 // A tier-specific reference to one stored page (a frame number for frame-based tiers).
 using TierHandle = uint64_t;
 
+// Slower media emulated on top of any tier (config keys read_latency_ns, write_latency_ns,
+// bandwidth_mbps). All zero: no emulation, and the hot path does not read the clock.
+struct TierEmulation {
+  uint32_t read_latency_ns = 0;   // added to every successful load
+  uint32_t write_latency_ns = 0;  // added to every successful store
+  uint64_t bandwidth_mbps = 0;    // MB/s (10^6 bytes): each page op takes >= 4096 B at this rate
+  bool enabled() const { return read_latency_ns != 0 || write_latency_ns != 0 || bandwidth_mbps != 0; }
+};
+
 class Tier {
  public:
   virtual ~Tier() = default;
@@ -54,12 +69,14 @@ class Tier {
 
   // Stores a copy of the 4 KiB `page`. kOk: *handle names the copy. kNoSpace: the tier is full.
   [[nodiscard]] Status Store(const void* page, TierHandle* handle) {
+    if (emulated_) return EmulatedStore(page, handle);
     const Status s = DoStore(page, handle);
     counters_.Add(s == Status::kOk ? kStores : kStoreRejects);
     return s;
   }
   // Copies the page named by `handle` into `page` (4 KiB).
   [[nodiscard]] Status Load(TierHandle handle, void* page) {
+    if (emulated_) return EmulatedLoad(handle, page);
     const Status s = DoLoad(handle, page);
     counters_.Add(s == Status::kOk ? kLoads : kLoadErrors);
     return s;
@@ -86,6 +103,13 @@ class Tier {
   // name, kind, capacity_bytes, used_bytes, stored_pages, stores, loads, ... then DoExportStats.
   void ExportStats(StatsSink& sink) const;
 
+  // Sets the emulated media characteristics. Call once, before the tier is shared.
+  void SetEmulation(const TierEmulation& emulation);
+  const TierEmulation& emulation() const { return emulation_; }
+  // Time spent in the real operations and in injected delay, in nanoseconds (emulated tiers).
+  double raw_load_ns() const { return TicksToNs(counters_.Sum(kRawLoadTicks)); }
+  double injected_load_ns() const { return TicksToNs(counters_.Sum(kInjectedLoadTicks)); }
+
  protected:
   Tier(std::string name, TierKind kind) : name_(std::move(name)), kind_(kind) {}
 
@@ -98,10 +122,22 @@ class Tier {
   virtual void DoExportStats(StatsSink& /*sink*/) const {}
 
  private:
-  enum Counter : size_t { kStores, kStoreRejects, kLoads, kLoadErrors, kFrees, kNumCounters };
+  enum Counter : size_t {
+    kStores, kStoreRejects, kLoads, kLoadErrors, kFrees,
+    kRawStoreTicks, kInjectedStoreTicks, kRawLoadTicks, kInjectedLoadTicks,
+    kNumCounters
+  };
+
+  Status EmulatedStore(const void* page, TierHandle* handle);
+  Status EmulatedLoad(TierHandle handle, void* page);
+  // Spins until `start + latency + max(raw, transfer)`; counts raw and injected ticks.
+  void Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter);
 
   const std::string name_;
   const TierKind kind_;
+  bool emulated_ = false;
+  TierEmulation emulation_;
+  uint64_t read_ticks_ = 0, write_ticks_ = 0, transfer_ticks_ = 0;
   ShardedCounters<kNumCounters> counters_;
 };
 

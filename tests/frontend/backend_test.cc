@@ -318,7 +318,9 @@ TEST(BackendConcurrencyTest, LoadRacingStoreToSameOffsetSeesOldOrNewPageWhole) {
   std::atomic<bool> stop{false};
   std::atomic<int> torn{0}, loads{0};
   std::thread writer([&] {
-    for (int i = 0; i < 20000; ++i) {
+    // Keep storing until the reader has overlapped with us for a while (it may start late on a
+    // loaded machine); the upper bound only guards against a reader that never runs.
+    for (int i = 0; i < 20000 || (loads.load() < 2000 && i < 50'000'000); ++i) {
       ASSERT_EQ(b->Store(0, 0, (i % 2 ? a : c).data()), Status::kOk);
     }
     stop = true;

@@ -143,10 +143,17 @@ std::unique_ptr<Tier> OpenDram(uint64_t pages, bool prefault) {
   return t ? std::unique_ptr<Tier>(std::move(t).value()) : nullptr;
 }
 
+std::unique_ptr<Tier> OpenEmulated(uint64_t pages) {
+  auto t = OpenDram(pages, false);
+  if (t) t->SetEmulation(TierEmulation{500, 1000, 2000});
+  return t;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Tiers, TierConformanceTest,
     ::testing::Values(TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
-                      TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }}),
+                      TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }},
+                      TierFactory{"emulated_pcm", OpenEmulated}),
     FactoryName);
 
 TEST(DramTierTest, OpenRefusesCapacityBelowOnePage) {

@@ -1,0 +1,41 @@
+#include "tiers/frame_tier.h"
+
+#include <cstring>
+
+namespace tierswap {
+
+FrameTier::FrameTier(std::string name, TierKind kind, FrameArena arena)
+    : Tier(std::move(name), kind),
+      arena_(std::move(arena)),
+      alloc_(static_cast<uint32_t>(arena_.bytes() >> kPageShift)) {}
+
+Status FrameTier::DoStore(const void* page, TierHandle* handle) {
+  const uint32_t frame = alloc_.Allocate();
+  if (frame == FrameAllocator::kNoFrame) return Status::kNoSpace;
+  std::memcpy(arena_.frame(frame), page, kPageSize);
+  *handle = frame;
+  return Status::kOk;
+}
+
+Status FrameTier::DoLoad(TierHandle handle, void* page) {
+  std::memcpy(page, arena_.frame(FrameOf(handle)), kPageSize);
+  return Status::kOk;
+}
+
+void FrameTier::DoFree(TierHandle handle) { alloc_.Free(FrameOf(handle)); }
+
+Result<uint64_t> FrameTierBytes(uint64_t capacity_bytes, const std::string& what) {
+  const uint64_t bytes = capacity_bytes / kPageSize * kPageSize;
+  if (bytes == 0) {
+    return MakeError(Status::kInvalidArgument, what + ": capacity " +
+                                                   std::to_string(capacity_bytes) +
+                                                   " bytes holds no 4 KiB page");
+  }
+  if ((bytes >> kPageShift) >= FrameAllocator::kNoFrame) {
+    return MakeError(Status::kInvalidArgument,
+                     what + ": capacity " + std::to_string(bytes) + " bytes exceeds the 16 TiB limit");
+  }
+  return bytes;
+}
+
+}  // namespace tierswap

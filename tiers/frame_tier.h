@@ -1,0 +1,49 @@
+// FrameTier: a tier that keeps each page raw in one 4 KiB frame of a FrameArena.
+//
+// The common body of DramTier (local memory) and NumaTier (memory bound to one node): store is
+// a lock-free frame allocation plus one memcpy, load is one memcpy. Subclasses only decide where
+// the arena's memory comes from (Open) and what extra statistics they report.
+//
+// Thread-safety: as Tier.
+#ifndef TIERSWAP_TIERS_FRAME_TIER_H_
+#define TIERSWAP_TIERS_FRAME_TIER_H_
+
+#include <string>
+
+#include "tiers/frame_allocator.h"
+#include "tiers/frame_arena.h"
+#include "tiers/tier.h"
+
+namespace tierswap {
+
+class FrameTier : public Tier {
+ public:
+  // The frame number a handle refers to.
+  static uint32_t FrameOf(TierHandle h) { return static_cast<uint32_t>(h); }
+  // Address of a frame: for tests that corrupt or inspect memory behind the tier's back.
+  unsigned char* FrameAddress(TierHandle h) const { return arena_.frame(FrameOf(h)); }
+
+ protected:
+  FrameTier(std::string name, TierKind kind, FrameArena arena);
+
+  Status DoStore(const void* page, TierHandle* handle) override;
+  Status DoLoad(TierHandle handle, void* page) override;
+  void DoFree(TierHandle handle) override;
+  uint64_t DoCapacityBytes() const override { return arena_.bytes(); }
+  uint64_t DoUsedBytes() const override { return uint64_t{alloc_.used()} * kPageSize; }
+  size_t DoMetadataBytes() const override { return alloc_.MetadataBytes(); }
+
+  const FrameArena& arena() const { return arena_; }
+
+ private:
+  FrameArena arena_;
+  FrameAllocator alloc_;
+};
+
+// Checks a capacity for a frame tier: rounds down to whole pages; refuses 0 and > 16 TiB.
+// `what` names the tier in the message.
+Result<uint64_t> FrameTierBytes(uint64_t capacity_bytes, const std::string& what);
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_TIERS_FRAME_TIER_H_
