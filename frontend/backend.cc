@@ -84,7 +84,8 @@ Status Backend::Place(const void* page, Location* loc) {
       *loc = Location{EntryKind::kOnTier, static_cast<unsigned>(i), h};
       return Status::kOk;
     }
-    if (s != Status::kNoSpace) return s;
+    // A full tier, or one that declines this page: the next tier may take it.
+    if (s != Status::kNoSpace && s != Status::kRejected) return s;
   }
   return Status::kNoSpace;
 }

@@ -1,0 +1,331 @@
+// The public C ABI (tierswap/tierswap.h) on top of tierswap::Backend.
+//
+// Every function returns 0 or a negative errno and keeps a thread-local message, cleared on
+// entry and formatted only on failure: the hot path (store, load, invalidate_page) costs one
+// byte store and one branch on top of the backend. Argument checks are the backend's; when it
+// refuses, Fail* below works out which argument was wrong and says so with the actual values.
+// No C++ exception crosses this interface: the paths that can allocate (open, stats_json) catch
+// everything and turn it into -ENOMEM or -EIO.
+//
+// Thread-safety: as the backend; every function may be called from any thread, except
+// tierswap_close, which must be a handle's last call.
+#include <cerrno>
+#include <climits>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "frontend/c_api_internal.h"
+#include "frontend/config.h"
+#include "tiers/result.h"
+
+#ifndef TIERSWAP_VERSION
+#define TIERSWAP_VERSION "0.1.0"
+#endif
+
+namespace tierswap::capi {
+
+constinit thread_local char thread_message[kMessageSize] = {};
+
+int Fail(int err, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(thread_message, kMessageSize, format, args);
+  va_end(args);
+  return err;
+}
+
+int ToErrno(Status s) {
+  switch (s) {
+    case Status::kOk:
+      return 0;
+    case Status::kNotFound:
+      return -ENOENT;
+    case Status::kNoSpace:
+    case Status::kRejected:  // a tier's "not this page"; for the caller, a rejected store
+      return -ENOSPC;
+    case Status::kInvalidArgument:
+      return -EINVAL;
+    case Status::kNotInitialized:
+      return -ENODEV;
+    case Status::kIoError:
+      return -EIO;
+    case Status::kNoMemory:
+      return -ENOMEM;
+  }
+  return -EIO;
+}
+
+namespace {
+
+using ull = unsigned long long;
+
+[[gnu::cold]] int FailType(const char* fn, unsigned type) {
+  return Fail(-EINVAL, "%s: type %u is out of range (types are 0-%u)", fn, type,
+              Backend::kMaxTypes - 1);
+}
+
+// Explains a kInvalidArgument or kNotInitialized of a page operation. Checks in the order the
+// backend does, so the message names the argument it refused.
+[[gnu::cold]] int FailPageArgument(const char* fn, const Backend& backend, Status s, unsigned type,
+                                   uint64_t offset, const void* page) {
+  if (page == nullptr) return Fail(-EINVAL, "%s: page is NULL", fn);
+  if (type >= Backend::kMaxTypes) return FailType(fn, type);
+  if (s == Status::kNotInitialized) {
+    return Fail(-ENODEV,
+                "%s: type %u is not initialised (call init first, and again after "
+                "invalidate_area)",
+                fn, type);
+  }
+  if (offset >= Backend::kMaxPagesPerType) {
+    return Fail(-EINVAL, "%s: offset %llu is out of range (offsets are below %llu)", fn,
+                ull{offset}, ull{Backend::kMaxPagesPerType});
+  }
+  const uint64_t nr_pages = backend.NrPages(type);
+  if (nr_pages != 0 && offset >= nr_pages) {
+    return Fail(-EINVAL, "%s: offset %llu is beyond the %llu pages of type %u", fn, ull{offset},
+                ull{nr_pages}, type);
+  }
+  // The type was re-initialised with more pages between the call and this check.
+  return Fail(ToErrno(s), "%s: invalid argument (type %u, offset %llu)", fn, type, ull{offset});
+}
+
+[[gnu::cold]] int FailStore(const char* fn, const Backend& backend, Status s, unsigned type,
+                            uint64_t offset, const void* page) {
+  switch (s) {
+    case Status::kNoSpace:
+      return Fail(-ENOSPC, "%s: rejected, no tier has room for page (type %u, offset %llu)", fn,
+                  type, ull{offset});
+    case Status::kRejected:
+      return Fail(-ENOSPC, "%s: rejected, no tier would take page (type %u, offset %llu)", fn, type,
+                  ull{offset});
+    case Status::kNoMemory:
+      return Fail(-ENOMEM,
+                  "%s: rejected, index memory for page (type %u, offset %llu) could not be mapped",
+                  fn, type, ull{offset});
+    case Status::kInvalidArgument:
+    case Status::kNotInitialized:
+      return FailPageArgument(fn, backend, s, type, offset, page);
+    default:
+      return Fail(ToErrno(s), "%s: failed with %s (type %u, offset %llu)", fn, StatusName(s), type,
+                  ull{offset});
+  }
+}
+
+[[gnu::cold]] int FailLoad(const char* fn, const Backend& backend, Status s, unsigned type,
+                           uint64_t offset, const void* page) {
+  switch (s) {
+    case Status::kNotFound:
+      return Fail(-ENOENT, "%s: no page is held for (type %u, offset %llu)", fn, type, ull{offset});
+    case Status::kIoError:
+      return Fail(-EIO, "%s: a tier failed to return the page of (type %u, offset %llu)", fn, type,
+                  ull{offset});
+    case Status::kInvalidArgument:
+    case Status::kNotInitialized:
+      return FailPageArgument(fn, backend, s, type, offset, page);
+    default:
+      return Fail(ToErrno(s), "%s: failed with %s (type %u, offset %llu)", fn, StatusName(s), type,
+                  ull{offset});
+  }
+}
+
+}  // namespace
+
+int Init(const char* fn, Backend& backend, unsigned type, uint64_t nr_pages) {
+  const Status s = backend.Init(type, nr_pages);
+  if (s == Status::kOk) [[likely]] {
+    return 0;
+  }
+  if (type >= Backend::kMaxTypes) return FailType(fn, type);
+  if (nr_pages > Backend::kMaxPagesPerType) {
+    return Fail(-EINVAL, "%s: nr_pages %llu for type %u exceeds the limit of %llu pages", fn,
+                ull{nr_pages}, type, ull{Backend::kMaxPagesPerType});
+  }
+  return Fail(ToErrno(s), "%s: failed with %s (type %u, nr_pages %llu)", fn, StatusName(s), type,
+              ull{nr_pages});
+}
+
+int Store(const char* fn, Backend& backend, unsigned type, uint64_t offset, const void* page) {
+  const Status s = backend.Store(type, offset, page);
+  if (s == Status::kOk) [[likely]] {
+    return 0;
+  }
+  return FailStore(fn, backend, s, type, offset, page);
+}
+
+int Load(const char* fn, Backend& backend, unsigned type, uint64_t offset, void* page,
+         bool* exclusive) {
+  const Status s = backend.Load(type, offset, page, exclusive);
+  if (s == Status::kOk) [[likely]] {
+    return 0;
+  }
+  return FailLoad(fn, backend, s, type, offset, page);
+}
+
+void InvalidatePage(const char* fn, Backend& backend, unsigned type, uint64_t offset) {
+  if (type >= Backend::kMaxTypes) [[unlikely]] {
+    FailType(fn, type);
+    return;
+  }
+  // The backend ignores out-of-range offsets; the check here only serves the message (such an
+  // invalidate hints at a caller bug), and costs one load of the type's size.
+  const uint64_t nr_pages = backend.NrPages(type);
+  const uint64_t limit = nr_pages != 0 ? nr_pages : Backend::kMaxPagesPerType;
+  if (offset >= limit) [[unlikely]] {
+    Fail(-EINVAL, "%s: offset %llu is beyond the %llu pages of type %u", fn, ull{offset},
+         ull{limit}, type);
+    return;
+  }
+  backend.InvalidatePage(type, offset);
+}
+
+void InvalidateArea(const char* fn, Backend& backend, unsigned type) {
+  if (type >= Backend::kMaxTypes) [[unlikely]] {
+    FailType(fn, type);
+    return;
+  }
+  backend.InvalidateArea(type);
+}
+
+}  // namespace tierswap::capi
+
+namespace {
+
+using tierswap::Backend;
+using tierswap::Config;
+using tierswap::Error;
+using tierswap::Result;
+using tierswap::capi::ClearMessage;
+using tierswap::capi::Fail;
+using tierswap::capi::ToErrno;
+
+// Reports a cold-path Error, naming the config file when the error text does not already.
+[[gnu::cold]] int FailOpen(const char* config_path, const Error& error) {
+  const int err = error.code == tierswap::Status::kOk ? -EIO : ToErrno(error.code);
+  if (config_path != nullptr && std::strstr(error.message.c_str(), config_path) == nullptr) {
+    return Fail(err, "tierswap_open: config file '%s': %s", config_path, error.message.c_str());
+  }
+  return Fail(err, "tierswap_open: %s", error.message.c_str());
+}
+
+int Open(const char* config_path, tierswap_handle** out) {
+  Config config;
+  if (config_path != nullptr) {
+    Result<Config> loaded = Config::FromFile(config_path);
+    if (!loaded) return FailOpen(config_path, loaded.error());
+    config = std::move(loaded).value();
+  } else {
+    config = Config::Default();
+  }
+  Result<std::unique_ptr<Backend>> backend = Backend::Open(config);
+  if (!backend) return FailOpen(config_path, backend.error());
+  *out = new tierswap_handle{std::move(backend).value()};
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+int tierswap_open(const char* config_path, tierswap_handle** out) {
+  ClearMessage();
+  if (out == nullptr) return Fail(-EINVAL, "tierswap_open: out is NULL");
+  *out = nullptr;
+  try {
+    return Open(config_path, out);
+  } catch (const std::bad_alloc&) {
+    return Fail(-ENOMEM, "tierswap_open: out of memory while opening the backend");
+  } catch (const std::exception& e) {
+    return Fail(-EIO, "tierswap_open: unexpected error: %s", e.what());
+  } catch (...) {
+    return Fail(-EIO, "tierswap_open: unexpected error of unknown type");
+  }
+}
+
+void tierswap_close(tierswap_handle** ts) {
+  ClearMessage();
+  if (ts == nullptr || *ts == nullptr) return;
+  delete *ts;
+  *ts = nullptr;
+}
+
+// Neither tierswap_errormsg nor tierswap_version clears the message: they cannot fail, and
+// reading the message must not erase it.
+const char* tierswap_errormsg(void) { return tierswap::capi::thread_message; }
+
+const char* tierswap_version(void) { return TIERSWAP_VERSION; }
+
+int tierswap_init(tierswap_handle* ts, unsigned type, uint64_t nr_pages) {
+  ClearMessage();
+  if (ts == nullptr) [[unlikely]] {
+    return Fail(-EINVAL, "tierswap_init: ts is NULL");
+  }
+  return tierswap::capi::Init("tierswap_init", *ts->backend, type, nr_pages);
+}
+
+int tierswap_store(tierswap_handle* ts, unsigned type, uint64_t offset, const void* page) {
+  ClearMessage();
+  if (ts == nullptr) [[unlikely]] {
+    return Fail(-EINVAL, "tierswap_store: ts is NULL");
+  }
+  return tierswap::capi::Store("tierswap_store", *ts->backend, type, offset, page);
+}
+
+int tierswap_load(tierswap_handle* ts, unsigned type, uint64_t offset, void* page) {
+  ClearMessage();
+  if (ts == nullptr) [[unlikely]] {
+    return Fail(-EINVAL, "tierswap_load: ts is NULL");
+  }
+  return tierswap::capi::Load("tierswap_load", *ts->backend, type, offset, page, nullptr);
+}
+
+void tierswap_invalidate_page(tierswap_handle* ts, unsigned type, uint64_t offset) {
+  ClearMessage();
+  if (ts == nullptr) [[unlikely]] {
+    Fail(-EINVAL, "tierswap_invalidate_page: ts is NULL");
+    return;
+  }
+  tierswap::capi::InvalidatePage("tierswap_invalidate_page", *ts->backend, type, offset);
+}
+
+void tierswap_invalidate_area(tierswap_handle* ts, unsigned type) {
+  ClearMessage();
+  if (ts == nullptr) [[unlikely]] {
+    Fail(-EINVAL, "tierswap_invalidate_area: ts is NULL");
+    return;
+  }
+  tierswap::capi::InvalidateArea("tierswap_invalidate_area", *ts->backend, type);
+}
+
+int tierswap_stats_json(tierswap_handle* ts, char* buf, size_t len) {
+  ClearMessage();
+  if (ts == nullptr) return Fail(-EINVAL, "tierswap_stats_json: ts is NULL");
+  if (buf == nullptr && len > 0) {
+    return Fail(-EINVAL, "tierswap_stats_json: buf is NULL but len is %zu", len);
+  }
+  try {
+    const std::string json = ts->backend->StatsJson();
+    if (json.size() > static_cast<size_t>(INT_MAX)) {
+      return Fail(-EOVERFLOW, "tierswap_stats_json: the statistics need %zu bytes, more than %d",
+                  json.size(), INT_MAX);
+    }
+    if (len > 0) {
+      const size_t n = json.size() < len - 1 ? json.size() : len - 1;
+      std::memcpy(buf, json.data(), n);
+      buf[n] = '\0';
+    }
+    return static_cast<int>(json.size());
+  } catch (const std::bad_alloc&) {
+    return Fail(-ENOMEM, "tierswap_stats_json: out of memory while rendering the statistics");
+  } catch (const std::exception& e) {
+    return Fail(-EIO, "tierswap_stats_json: unexpected error: %s", e.what());
+  } catch (...) {
+    return Fail(-EIO, "tierswap_stats_json: unexpected error of unknown type");
+  }
+}
+
+}  // extern "C"

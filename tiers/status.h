@@ -23,6 +23,7 @@ enum class Status : uint8_t {
   kNotInitialized,  // the swap type was never initialised, or its area was invalidated
   kIoError,         // a tier failed to read or write a page it holds
   kNoMemory,        // metadata could not be allocated (the store is rejected)
+  kRejected,        // this tier declines this page (e.g. it compresses poorly); another may take it
 };
 
 // Stable lower_snake names, used in messages and statistics.
@@ -35,6 +36,7 @@ constexpr const char* StatusName(Status s) {
     case Status::kNotInitialized: return "not_initialized";
     case Status::kIoError: return "io_error";
     case Status::kNoMemory: return "no_memory";
+    case Status::kRejected: return "rejected";
   }
   return "unknown";
 }

@@ -12,7 +12,9 @@
 //  - DoStore copies the page synchronously; when it returns, the caller may reuse its buffer.
 //  - A handle returned by DoStore stays valid, and DoLoad returns exactly the stored bytes, until
 //    DoFree(handle). DoLoad never writes to `page` unless it returns kOk.
-//  - DoStore returns kNoSpace when the tier has no room; it never exceeds its capacity.
+//  - DoStore returns kNoSpace when the tier has no room; it never exceeds its capacity. It returns
+//    kRejected when it declines this particular page (a compressed tier, for a page that does
+//    not compress), so placement can put the page on another tier.
 //  - All Do* hooks are thread-safe for distinct handles. The caller (the page index's entry lock)
 //    guarantees that a handle is never loaded and freed concurrently.
 //  - No allocation, logging or system call in DoStore/DoLoad/DoFree's common case.

@@ -1,0 +1,507 @@
+// Tests of the public C ABI (tierswap/tierswap.h) through libtierswap.so, as a C++ client sees
+// it: return codes, the thread-local message, lifecycle, stats_json's snprintf semantics.
+//
+// The backend's own contract (replacement, races, same-filled pages) is backend_test's; here
+// each case checks that the ABI maps an outcome to the documented errno AND says what was wrong.
+#include <gtest/gtest.h>
+#include <tierswap/tierswap.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Page = std::array<unsigned char, TIERSWAP_PAGE_SIZE>;
+
+// A page of pseudo-random bytes (splitmix64), never same-filled, distinct per seed.
+Page RandomPage(uint64_t seed) {
+  Page page;
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (size_t i = 0; i < page.size(); i += sizeof(uint64_t)) {
+    x += 0x9e3779b97f4a7c15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    std::memcpy(page.data() + i, &z, sizeof(z));
+  }
+  return page;
+}
+
+std::string Message() { return tierswap_errormsg(); }
+
+// A config file in the temp directory, removed when the object goes.
+class TempConfig {
+ public:
+  explicit TempConfig(const std::string& toml) {
+    static std::atomic<int> counter{0};
+    path_ = (std::filesystem::temp_directory_path() /
+             ("tierswap-c-api-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++) +
+              ".toml"))
+                .string();
+    std::ofstream(path_) << toml;
+  }
+  ~TempConfig() { std::filesystem::remove(path_); }
+  TempConfig(const TempConfig&) = delete;
+  TempConfig& operator=(const TempConfig&) = delete;
+
+  const char* path() const { return path_.c_str(); }
+
+ private:
+  std::string path_;
+};
+
+// Fixture with an open handle on the default config.
+class CApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(tierswap_open(nullptr, &ts_), 0) << Message(); }
+  void TearDown() override { tierswap_close(&ts_); }
+
+  std::string StatsJson() {
+    const int n = tierswap_stats_json(ts_, nullptr, 0);
+    EXPECT_GT(n, 0) << Message();
+    std::string json(static_cast<size_t>(n) + 1, '\0');
+    EXPECT_EQ(tierswap_stats_json(ts_, json.data(), json.size()), n) << Message();
+    json.resize(static_cast<size_t>(n));
+    return json;
+  }
+
+  tierswap* ts_ = nullptr;
+};
+
+// ---- open / close --------------------------------------------------------------------------
+
+TEST(CApiOpenTest, OpensDefaultConfigWithNullPath) {
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(nullptr, &ts), 0) << Message();
+  EXPECT_NE(ts, nullptr);
+  EXPECT_STREQ(tierswap_errormsg(), "");
+  tierswap_close(&ts);
+}
+
+TEST(CApiOpenTest, OpensConfigFile) {
+  TempConfig config("[[tier]]\nname = \"fast\"\nkind = \"dram\"\ncapacity = \"1MiB\"\n");
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  char json[4096];
+  const int n = tierswap_stats_json(ts, json, sizeof(json));
+  ASSERT_GT(n, 0) << Message();
+  ASSERT_LT(n, static_cast<int>(sizeof(json)));
+  EXPECT_NE(std::strstr(json, "\"name\":\"fast\""), nullptr) << json;
+  EXPECT_NE(std::strstr(json, "\"capacity_bytes\":1048576"), nullptr) << json;
+  tierswap_close(&ts);
+}
+
+TEST(CApiOpenTest, MissingConfigFileFailsWithMessageNamingThePath) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "tierswap-no-such-config.toml").string();
+  std::filesystem::remove(path);
+  tierswap* ts = reinterpret_cast<tierswap*>(uintptr_t{0x1});  // must be overwritten
+  EXPECT_EQ(tierswap_open(path.c_str(), &ts), -ENOENT);
+  EXPECT_EQ(ts, nullptr);
+  EXPECT_NE(Message().find(path), std::string::npos) << Message();
+  EXPECT_EQ(Message().rfind("tierswap_open: ", 0), 0u) << Message();
+}
+
+TEST(CApiOpenTest, InvalidConfigFailsWithEinvalAndNamesTheKey) {
+  TempConfig config("[backend]\nexclusive_load = true\n");
+  tierswap* ts = nullptr;
+  EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
+  EXPECT_EQ(ts, nullptr);
+  EXPECT_NE(Message().find(config.path()), std::string::npos) << Message();
+  EXPECT_NE(Message().find("exclusive_load"), std::string::npos) << Message();
+}
+
+TEST(CApiOpenTest, NullOutIsEinval) {
+  EXPECT_EQ(tierswap_open(nullptr, nullptr), -EINVAL);
+  EXPECT_NE(Message().find("out is NULL"), std::string::npos) << Message();
+}
+
+TEST(CApiOpenTest, CloseSetsHandleToNullAndIsSafeTwice) {
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(nullptr, &ts), 0) << Message();
+  tierswap_close(&ts);
+  EXPECT_EQ(ts, nullptr);
+  tierswap_close(&ts);
+  EXPECT_EQ(ts, nullptr);
+  EXPECT_STREQ(tierswap_errormsg(), "");
+}
+
+TEST(CApiOpenTest, CloseOfNullPointerIsSafe) {
+  tierswap_close(nullptr);
+  tierswap* ts = nullptr;
+  tierswap_close(&ts);
+  EXPECT_EQ(ts, nullptr);
+}
+
+TEST(CApiOpenTest, VersionIsMajorMinorPatch) {
+  const char* v = tierswap_version();
+  ASSERT_NE(v, nullptr);
+  unsigned major, minor, patch;
+  char rest;
+  EXPECT_EQ(std::sscanf(v, "%u.%u.%u%c", &major, &minor, &patch, &rest), 3) << v;
+}
+
+// ---- the store/load contract ---------------------------------------------------------------
+
+TEST_F(CApiTest, InitStoreLoadRoundTrip) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  ASSERT_EQ(tierswap_init(ts_, 5, 128), 0) << Message();
+  for (uint64_t off = 0; off < 64; ++off) {
+    const Page p = RandomPage(off);
+    ASSERT_EQ(tierswap_store(ts_, 0, off, p.data()), 0) << Message();
+    const Page q = RandomPage(1000 + off);
+    ASSERT_EQ(tierswap_store(ts_, 5, off, q.data()), 0) << Message();
+  }
+  Page zero{};  // same-filled: kept as metadata, must still come back whole
+  ASSERT_EQ(tierswap_store(ts_, 0, 64, zero.data()), 0) << Message();
+  for (uint64_t off = 0; off < 64; ++off) {
+    Page out;
+    ASSERT_EQ(tierswap_load(ts_, 0, off, out.data()), 0) << Message();
+    EXPECT_EQ(out, RandomPage(off)) << "type 0 offset " << off;
+    ASSERT_EQ(tierswap_load(ts_, 5, off, out.data()), 0) << Message();
+    EXPECT_EQ(out, RandomPage(1000 + off)) << "type 5 offset " << off;
+  }
+  Page out;
+  out.fill(0xAB);
+  ASSERT_EQ(tierswap_load(ts_, 0, 64, out.data()), 0) << Message();
+  EXPECT_EQ(out, zero);
+}
+
+TEST_F(CApiTest, StoreToOccupiedSlotReplacesThePage) {
+  ASSERT_EQ(tierswap_init(ts_, 1, 0), 0) << Message();
+  const Page a = RandomPage(1), b = RandomPage(2);
+  ASSERT_EQ(tierswap_store(ts_, 1, 7, a.data()), 0) << Message();
+  ASSERT_EQ(tierswap_store(ts_, 1, 7, b.data()), 0) << Message();
+  Page out;
+  ASSERT_EQ(tierswap_load(ts_, 1, 7, out.data()), 0) << Message();
+  EXPECT_EQ(out, b);
+}
+
+TEST_F(CApiTest, LoadIsNotExclusiveByDefault) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  const Page a = RandomPage(3);
+  ASSERT_EQ(tierswap_store(ts_, 0, 0, a.data()), 0) << Message();
+  Page out;
+  ASSERT_EQ(tierswap_load(ts_, 0, 0, out.data()), 0) << Message();
+  ASSERT_EQ(tierswap_load(ts_, 0, 0, out.data()), 0) << Message();
+  EXPECT_EQ(out, a);
+}
+
+TEST(CApiExclusiveTest, ExclusiveLoadDropsThePage) {
+  TempConfig config(
+      "[backend]\nexclusive_loads = true\n"
+      "[[tier]]\nname = \"dram\"\nkind = \"dram\"\ncapacity = \"16MiB\"\n");
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_init(ts, 0, 0), 0) << Message();
+  const Page a = RandomPage(4);
+  ASSERT_EQ(tierswap_store(ts, 0, 9, a.data()), 0) << Message();
+  Page out;
+  ASSERT_EQ(tierswap_load(ts, 0, 9, out.data()), 0) << Message();
+  EXPECT_EQ(out, a);
+  EXPECT_EQ(tierswap_load(ts, 0, 9, out.data()), -ENOENT);
+  tierswap_close(&ts);
+}
+
+TEST_F(CApiTest, InvalidatePageDropsOnlyThatPage) {
+  ASSERT_EQ(tierswap_init(ts_, 2, 0), 0) << Message();
+  const Page a = RandomPage(5), b = RandomPage(6);
+  ASSERT_EQ(tierswap_store(ts_, 2, 0, a.data()), 0) << Message();
+  ASSERT_EQ(tierswap_store(ts_, 2, 1, b.data()), 0) << Message();
+  tierswap_invalidate_page(ts_, 2, 0);
+  EXPECT_STREQ(tierswap_errormsg(), "");
+  Page out;
+  EXPECT_EQ(tierswap_load(ts_, 2, 0, out.data()), -ENOENT);
+  ASSERT_EQ(tierswap_load(ts_, 2, 1, out.data()), 0) << Message();
+  EXPECT_EQ(out, b);
+  tierswap_invalidate_page(ts_, 2, 0);  // nothing held: a no-op, not an error
+  EXPECT_STREQ(tierswap_errormsg(), "");
+}
+
+TEST_F(CApiTest, InvalidateAreaDropsPagesAndStoreIsEnodevUntilInitAgain) {
+  ASSERT_EQ(tierswap_init(ts_, 3, 0), 0) << Message();
+  const Page a = RandomPage(7);
+  ASSERT_EQ(tierswap_store(ts_, 3, 4, a.data()), 0) << Message();
+  tierswap_invalidate_area(ts_, 3);
+  EXPECT_STREQ(tierswap_errormsg(), "");
+
+  EXPECT_EQ(tierswap_store(ts_, 3, 4, a.data()), -ENODEV);
+  EXPECT_NE(Message().find("type 3 is not initialised"), std::string::npos) << Message();
+  Page out;
+  EXPECT_EQ(tierswap_load(ts_, 3, 4, out.data()), -ENODEV);
+  EXPECT_NE(Message().find("tierswap_load: type 3 is not initialised"), std::string::npos)
+      << Message();
+
+  ASSERT_EQ(tierswap_init(ts_, 3, 0), 0) << Message();
+  EXPECT_EQ(tierswap_load(ts_, 3, 4, out.data()), -ENOENT) << "the old page came back";
+  EXPECT_EQ(tierswap_store(ts_, 3, 4, a.data()), 0) << Message();
+}
+
+TEST_F(CApiTest, ReinitDropsThePagesOfTheType) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  const Page a = RandomPage(8);
+  ASSERT_EQ(tierswap_store(ts_, 0, 1, a.data()), 0) << Message();
+  ASSERT_EQ(tierswap_init(ts_, 0, 16), 0) << Message();
+  Page out;
+  EXPECT_EQ(tierswap_load(ts_, 0, 1, out.data()), -ENOENT);
+}
+
+// ---- errors: code and message --------------------------------------------------------------
+
+TEST_F(CApiTest, NullHandleIsEinvalEverywhere) {
+  Page p = RandomPage(9);
+  EXPECT_EQ(tierswap_init(nullptr, 0, 0), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_init: ts is NULL");
+  EXPECT_EQ(tierswap_store(nullptr, 0, 0, p.data()), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_store: ts is NULL");
+  EXPECT_EQ(tierswap_load(nullptr, 0, 0, p.data()), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_load: ts is NULL");
+  EXPECT_EQ(tierswap_stats_json(nullptr, nullptr, 0), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_stats_json: ts is NULL");
+  tierswap_invalidate_page(nullptr, 0, 0);
+  EXPECT_EQ(Message(), "tierswap_invalidate_page: ts is NULL");
+  tierswap_invalidate_area(nullptr, 0);
+  EXPECT_EQ(Message(), "tierswap_invalidate_area: ts is NULL");
+}
+
+TEST_F(CApiTest, NullPageIsEinval) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  EXPECT_EQ(tierswap_store(ts_, 0, 0, nullptr), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_store: page is NULL");
+  EXPECT_EQ(tierswap_load(ts_, 0, 0, nullptr), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_load: page is NULL");
+}
+
+TEST_F(CApiTest, TypeOutOfRangeIsEinvalAndNamesTheType) {
+  Page p = RandomPage(10);
+  EXPECT_EQ(tierswap_init(ts_, 32, 0), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_init: type 32 is out of range (types are 0-31)");
+  EXPECT_EQ(tierswap_store(ts_, 40, 0, p.data()), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_store: type 40 is out of range (types are 0-31)");
+  EXPECT_EQ(tierswap_load(ts_, 40, 0, p.data()), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_load: type 40 is out of range (types are 0-31)");
+  tierswap_invalidate_page(ts_, 33, 0);
+  EXPECT_EQ(Message(), "tierswap_invalidate_page: type 33 is out of range (types are 0-31)");
+  tierswap_invalidate_area(ts_, 4000000000u);
+  EXPECT_EQ(Message(),
+            "tierswap_invalidate_area: type 4000000000 is out of range (types are 0-31)");
+}
+
+TEST_F(CApiTest, OffsetBeyondNrPagesIsEinvalAndNamesOffsetAndSize) {
+  ASSERT_EQ(tierswap_init(ts_, 1, 64), 0) << Message();
+  Page p = RandomPage(11);
+  ASSERT_EQ(tierswap_store(ts_, 1, 63, p.data()), 0) << Message();  // the last slot is fine
+  EXPECT_EQ(tierswap_store(ts_, 1, 100, p.data()), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_store: offset 100 is beyond the 64 pages of type 1");
+  EXPECT_EQ(tierswap_store(ts_, 1, 64, p.data()), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_store: offset 64 is beyond the 64 pages of type 1");
+  EXPECT_EQ(tierswap_load(ts_, 1, 64, p.data()), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_load: offset 64 is beyond the 64 pages of type 1");
+  tierswap_invalidate_page(ts_, 1, 64);
+  EXPECT_EQ(Message(), "tierswap_invalidate_page: offset 64 is beyond the 64 pages of type 1");
+}
+
+TEST_F(CApiTest, OffsetAtOrAbove2To32IsEinvalWhenSizeIsUnknown) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  Page p = RandomPage(12);
+  const uint64_t offset = uint64_t{1} << 32;
+  EXPECT_EQ(tierswap_store(ts_, 0, offset, p.data()), -EINVAL);
+  EXPECT_NE(Message().find("offset 4294967296"), std::string::npos) << Message();
+  EXPECT_EQ(tierswap_load(ts_, 0, offset, p.data()), -EINVAL);
+  EXPECT_NE(Message().find("offset 4294967296"), std::string::npos) << Message();
+}
+
+TEST_F(CApiTest, NrPagesAbove2To32IsEinval) {
+  EXPECT_EQ(tierswap_init(ts_, 2, (uint64_t{1} << 32) + 1), -EINVAL);
+  EXPECT_NE(Message().find("nr_pages 4294967297"), std::string::npos) << Message();
+  EXPECT_NE(Message().find("type 2"), std::string::npos) << Message();
+}
+
+TEST_F(CApiTest, UninitialisedTypeIsEnodev) {
+  Page p = RandomPage(13);
+  EXPECT_EQ(tierswap_store(ts_, 7, 0, p.data()), -ENODEV);
+  EXPECT_NE(Message().find("tierswap_store: type 7 is not initialised"), std::string::npos)
+      << Message();
+  EXPECT_EQ(tierswap_load(ts_, 7, 0, p.data()), -ENODEV);
+  EXPECT_NE(Message().find("tierswap_load: type 7 is not initialised"), std::string::npos)
+      << Message();
+}
+
+TEST_F(CApiTest, LoadMissIsEnoentAndLeavesBufferUntouched) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  Page out;
+  out.fill(0x5A);
+  Page before = out;
+  EXPECT_EQ(tierswap_load(ts_, 0, 12345, out.data()), -ENOENT);
+  EXPECT_EQ(out, before);
+  EXPECT_EQ(Message(), "tierswap_load: no page is held for (type 0, offset 12345)");
+}
+
+TEST(CApiRejectTest, StoreRejectedWhenFullIsEnospcAndNamesTheSlot) {
+  TempConfig config("[[tier]]\nname = \"tiny\"\nkind = \"dram\"\ncapacity = \"64KiB\"\n");
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_init(ts, 0, 0), 0) << Message();
+  int rc = 0;
+  uint64_t off = 0;
+  for (; off < 1024; ++off) {  // 64 KiB holds 16 pages; the loop stops long before 1024
+    const Page p = RandomPage(off);
+    rc = tierswap_store(ts, 0, off, p.data());
+    if (rc != 0) break;
+  }
+  ASSERT_EQ(rc, -ENOSPC) << "offset " << off << ": " << Message();
+  EXPECT_LE(off, 16u);
+  EXPECT_EQ(Message(), "tierswap_store: rejected, no tier has room for page (type 0, offset " +
+                           std::to_string(off) + ")");
+  Page out;
+  EXPECT_EQ(tierswap_load(ts, 0, off, out.data()), -ENOENT) << "a rejected page was kept";
+  // Pages accepted before the tier filled up are all still there.
+  for (uint64_t i = 0; i < off; ++i) {
+    ASSERT_EQ(tierswap_load(ts, 0, i, out.data()), 0) << Message();
+    EXPECT_EQ(out, RandomPage(i));
+  }
+  tierswap_close(&ts);
+}
+
+TEST_F(CApiTest, MessageIsClearedBySuccessfulCall) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  Page p = RandomPage(14);
+  EXPECT_EQ(tierswap_store(ts_, 99, 0, p.data()), -EINVAL);
+  EXPECT_NE(Message(), "");
+  EXPECT_EQ(tierswap_store(ts_, 0, 0, p.data()), 0);
+  EXPECT_STREQ(tierswap_errormsg(), "");
+
+  EXPECT_EQ(tierswap_load(ts_, 0, 1, p.data()), -ENOENT);
+  EXPECT_NE(Message(), "");
+  tierswap_invalidate_page(ts_, 0, 1);
+  EXPECT_STREQ(tierswap_errormsg(), "");
+}
+
+TEST_F(CApiTest, MessageIsPerThread) {
+  Page p = RandomPage(15);
+  EXPECT_EQ(tierswap_store(ts_, 40, 0, p.data()), -EINVAL);
+  const std::string mine = Message();
+  ASSERT_NE(mine.find("type 40"), std::string::npos) << mine;
+
+  std::string other_before, other_after;
+  std::thread t([&] {
+    other_before = tierswap_errormsg();
+    EXPECT_EQ(tierswap_load(ts_, 41, 0, p.data()), -EINVAL);
+    other_after = tierswap_errormsg();
+  });
+  t.join();
+  EXPECT_EQ(other_before, "") << "a failure in one thread showed in another";
+  EXPECT_NE(other_after.find("type 41"), std::string::npos) << other_after;
+  EXPECT_EQ(Message(), mine) << "another thread's failure replaced this thread's message";
+}
+
+TEST_F(CApiTest, ConcurrentClientsOnOneHandleGetTheirOwnPages) {
+  constexpr unsigned kThreads = 4;
+  constexpr uint64_t kPages = 256;
+  for (unsigned t = 0; t < kThreads; ++t) ASSERT_EQ(tierswap_init(ts_, t, kPages), 0);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t off = 0; off < kPages; ++off) {
+        const Page p = RandomPage(t * kPages + off);
+        if (tierswap_store(ts_, t, off, p.data()) != 0) ++failures;
+      }
+      for (uint64_t off = 0; off < kPages; ++off) {
+        Page out;
+        if (tierswap_load(ts_, t, off, out.data()) != 0 || out != RandomPage(t * kPages + off)) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+// ---- stats_json ----------------------------------------------------------------------------
+
+TEST_F(CApiTest, StatsJsonWithNullBufferAndZeroLengthReturnsTheLength) {
+  const int n = tierswap_stats_json(ts_, nullptr, 0);
+  EXPECT_GT(n, 2) << Message();
+  EXPECT_STREQ(tierswap_errormsg(), "");
+}
+
+TEST_F(CApiTest, StatsJsonNullBufferWithLengthIsEinval) {
+  EXPECT_EQ(tierswap_stats_json(ts_, nullptr, 10), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_stats_json: buf is NULL but len is 10");
+}
+
+TEST_F(CApiTest, StatsJsonTruncatesLikeSnprintf) {
+  const std::string full = StatsJson();
+  const int n = static_cast<int>(full.size());
+  ASSERT_GT(n, 16);
+
+  char small[32];
+  std::memset(small, '#', sizeof(small));
+  EXPECT_EQ(tierswap_stats_json(ts_, small, 16), n);
+  EXPECT_EQ(std::string(small), full.substr(0, 15));
+  EXPECT_EQ(small[16], '#') << "wrote past len";
+
+  char one = '#';
+  EXPECT_EQ(tierswap_stats_json(ts_, &one, 1), n);
+  EXPECT_EQ(one, '\0');
+
+  // Exactly the length: one byte short of the NUL, so the last character is cut.
+  std::string exact(full.size(), '#');
+  EXPECT_EQ(tierswap_stats_json(ts_, exact.data(), exact.size()), n);
+  EXPECT_EQ(std::string(exact.c_str()), full.substr(0, full.size() - 1));
+
+  // Length plus one: the whole object.
+  std::string whole(full.size() + 1, '#');
+  EXPECT_EQ(tierswap_stats_json(ts_, whole.data(), whole.size()), n);
+  EXPECT_EQ(std::string(whole.c_str()), full);
+  EXPECT_EQ(full.front(), '{');
+  EXPECT_EQ(full.back(), '}');
+}
+
+TEST_F(CApiTest, StatsJsonHasTheDocumentedCounters) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+  for (uint64_t off = 0; off < 3; ++off) {
+    const Page p = RandomPage(off);
+    ASSERT_EQ(tierswap_store(ts_, 0, off, p.data()), 0) << Message();
+  }
+  Page zero{};
+  ASSERT_EQ(tierswap_store(ts_, 0, 3, zero.data()), 0) << Message();
+  Page out;
+  ASSERT_EQ(tierswap_load(ts_, 0, 0, out.data()), 0) << Message();
+  ASSERT_EQ(tierswap_load(ts_, 0, 1, out.data()), 0) << Message();
+  EXPECT_EQ(tierswap_load(ts_, 0, 9, out.data()), -ENOENT);
+  EXPECT_EQ(tierswap_store(ts_, 9, 0, out.data()), -ENODEV);
+  tierswap_invalidate_page(ts_, 0, 2);
+
+  const std::string json = StatsJson();
+  const size_t tiers = json.find("\"tiers\":[");
+  ASSERT_NE(tiers, std::string::npos) << json;
+  const std::string top = json.substr(0, tiers);
+  const std::string tier = json.substr(tiers);
+  // Top-level counters come before the tier list, with the values the calls above imply.
+  for (const char* field :
+       {"\"loads\":2", "\"succ_stores\":4", "\"failed_stores\":1", "\"invalidates\":1",
+        "\"load_misses\":1", "\"same_filled_pages\":1", "\"stored_pages\":3"}) {
+    EXPECT_NE(top.find(field), std::string::npos) << field << " in " << json;
+  }
+  for (const char* field :
+       {"\"name\":\"dram\"", "\"kind\":\"dram\"", "\"capacity_bytes\":268435456",
+        "\"used_bytes\":", "\"stored_pages\":2", "\"stores\":3", "\"loads\":2"}) {
+    EXPECT_NE(tier.find(field), std::string::npos) << field << " in " << json;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,67 @@
+// The C ABI's insides, shared by c_api.cc (the handle API) and frontswap_ops.cc (the plugin
+// face): the handle struct, the calling thread's message, and the Status → errno mapping with
+// messages that name the problem.
+//
+// Both faces report the same way: every entry clears the calling thread's message (one byte
+// store), and only a failure formats one, so a successful store or load never touches snprintf.
+// The message buffer is thread_local: a failure in one thread never shows in another.
+//
+// Not installed; the public contract is frontend/include/tierswap/tierswap.h.
+#ifndef TIERSWAP_FRONTEND_C_API_INTERNAL_H_
+#define TIERSWAP_FRONTEND_C_API_INTERNAL_H_
+
+// The public header declares the handle as `typedef struct tierswap tierswap;` at global scope,
+// which C++ forbids next to `namespace tierswap`. Inside the library the handle is spelled
+// `tierswap_handle`: the macro renames that one token while the header is read. The exported
+// functions have C linkage, whose symbols do not encode parameter types, so the ABI is the same.
+// This header must therefore be the first to include tierswap.h in a translation unit.
+#ifdef TIERSWAP_TIERSWAP_H_
+#error "c_api_internal.h must be included before tierswap/tierswap.h"
+#endif
+#define tierswap tierswap_handle
+#include "tierswap/tierswap.h"
+#undef tierswap
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "frontend/backend.h"
+#include "tiers/status.h"
+
+// What tierswap_open returns. Owns the backend; destroyed by tierswap_close.
+struct tierswap_handle {
+  std::unique_ptr<tierswap::Backend> backend;
+};
+
+namespace tierswap::capi {
+
+inline constexpr size_t kMessageSize = 512;
+
+// The calling thread's message; "" after a successful call. constinit lets other translation
+// units use it without a TLS initialisation wrapper call.
+extern constinit thread_local char thread_message[kMessageSize];
+
+// Called on entry of every ABI function that can fail.
+inline void ClearMessage() { thread_message[0] = '\0'; }
+
+// Formats the calling thread's message and returns `err` (a negative errno), so a failure is
+// one `return Fail(...)`.
+[[gnu::cold, gnu::format(printf, 2, 3)]] int Fail(int err, const char* format, ...);
+
+// The negative errno for a non-kOk Status (convention 1 of tierswap.h).
+int ToErrno(Status s);
+
+// Store/Load/InvalidatePage/InvalidateArea/Init with argument checks and messages, shared by
+// both faces. `fn` names the caller in messages ("tierswap_store", "frontswap store").
+// `backend` must not be null.
+int Init(const char* fn, Backend& backend, unsigned type, uint64_t nr_pages);
+int Store(const char* fn, Backend& backend, unsigned type, uint64_t offset, const void* page);
+int Load(const char* fn, Backend& backend, unsigned type, uint64_t offset, void* page,
+         bool* exclusive);
+void InvalidatePage(const char* fn, Backend& backend, unsigned type, uint64_t offset);
+void InvalidateArea(const char* fn, Backend& backend, unsigned type);
+
+}  // namespace tierswap::capi
+
+#endif  // TIERSWAP_FRONTEND_C_API_INTERNAL_H_
