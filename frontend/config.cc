@@ -13,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include <array>
+#include <initializer_list>
 #include <cerrno>
 #include <cstdio>
 #include <exception>
@@ -34,12 +35,42 @@ constexpr size_t kMaxNameLength = 32;
 
 // The tier kinds this version can open, in the order messages list them. Supporting a new kind
 // in the config is one line here (the Backend must also know how to open it).
-constexpr std::array kKnownTierKinds = {TierKind::kDram};
+constexpr std::array kKnownTierKinds = {TierKind::kDram, TierKind::kNuma, TierKind::kPmem,
+                                        TierKind::kCompressed};
 
 // The keys each table accepts, in the order messages list them.
 constexpr std::array<std::string_view, 2> kTopLevelKeys = {"backend", "tier"};
 constexpr std::array<std::string_view, 1> kBackendKeys = {"exclusive_loads"};
-constexpr std::array<std::string_view, 4> kTierKeys = {"name", "kind", "capacity", "prefault"};
+constexpr std::array<std::string_view, 14> kTierKeys = {
+    "name",    "kind",  "capacity", "prefault", "node",    "path",
+    "persist", "codec", "level",    "backing",  "max_compressed_fraction",
+    "read_latency_ns", "write_latency_ns", "bandwidth_mbps"};
+
+// Which kinds a kind-specific key applies to (keys not listed apply to every kind).
+struct KeyKinds {
+  std::string_view key;
+  std::array<bool, 4> applies;  // indexed by TierKind: dram, numa, pmem, compressed
+};
+constexpr std::array<KeyKinds, 8> kKindSpecificKeys = {{
+    {"prefault", {true, false, true, true}},
+    {"node", {false, true, false, true}},
+    {"path", {false, false, true, false}},
+    {"persist", {false, false, true, false}},
+    {"codec", {false, false, false, true}},
+    {"level", {false, false, false, true}},
+    {"backing", {false, false, false, true}},
+    {"max_compressed_fraction", {false, false, false, true}},
+}};
+
+std::string KindsOf(const KeyKinds& k) {
+  std::string out;
+  for (size_t i = 0; i < k.applies.size(); ++i) {
+    if (!k.applies[i]) continue;
+    if (!out.empty()) out += ", ";
+    out += TierKindName(static_cast<TierKind>(i));
+  }
+  return out;
+}
 
 struct SizeUnit {
   std::string_view suffix;
@@ -146,6 +177,54 @@ Result<void> ReadBool(const Reporter& report, const toml::table& table, std::str
   }
   return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) +
                                       "': expected true or false, got " + Describe(*node) + ".");
+}
+
+// Reads an optional integer key in [min, max] into *out.
+template <typename T>
+Result<void> ReadInt(const Reporter& report, const toml::table& table, std::string_view where,
+                     std::string_view key, int64_t min, int64_t max, T* out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return {};
+  const auto* i = node->as_integer();
+  if (i == nullptr) {
+    return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) +
+                                        "': expected a whole number, got " + Describe(*node) + ".");
+  }
+  if (i->get() < min || i->get() > max) {
+    return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) + "': " +
+                                        std::to_string(i->get()) + " is out of range (" +
+                                        std::to_string(min) + " to " + std::to_string(max) + ").");
+  }
+  *out = static_cast<T>(i->get());
+  return {};
+}
+
+// Reads an optional string key into *out; `allowed` (when not empty) lists the valid values.
+Result<void> ReadString(const Reporter& report, const toml::table& table, std::string_view where,
+                        std::string_view key, std::initializer_list<std::string_view> allowed,
+                        std::string* out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return {};
+  const auto* text = node->as_string();
+  if (text == nullptr) {
+    return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) +
+                                        "': expected a string, got " + Describe(*node) + ".");
+  }
+  if (allowed.size() > 0) {
+    bool ok = false;
+    std::string list;
+    for (std::string_view a : allowed) {
+      ok = ok || a == text->get();
+      if (!list.empty()) list += ", ";
+      list += a;
+    }
+    if (!ok) {
+      return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) + "': " +
+                                          Quote(text->get()) + " is not one of " + list + ".");
+    }
+  }
+  *out = text->get();
+  return {};
 }
 
 Result<void> ReadBackend(const Reporter& report, const toml::node& node, Config* config) {
@@ -279,8 +358,74 @@ Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size
     return r.take_error();
   }
 
-  if (Result<void> r = ReadBool(report, *table, where, "prefault", &tier.prefault); !r) {
+  // Keys that belong to other kinds are mistakes, not options to ignore.
+  for (const KeyKinds& k : kKindSpecificKeys) {
+    const toml::node* n = table->get(k.key);
+    if (n != nullptr && !k.applies[static_cast<size_t>(tier.kind)]) {
+      return report.At(LineOf(*n), where + "key '" + std::string(k.key) +
+                                       "' does not apply to kind '" + TierKindName(tier.kind) +
+                                       "' (it applies to: " + KindsOf(k) + ").");
+    }
+  }
+
+  for (const Result<void>& r : {
+           ReadBool(report, *table, where, "prefault", &tier.prefault),
+           ReadInt(report, *table, where, "node", 0, 1023, &tier.node),
+           ReadString(report, *table, where, "path", {}, &tier.path),
+           ReadBool(report, *table, where, "persist", &tier.persist),
+           ReadString(report, *table, where, "codec", {"lz4", "zstd"}, &tier.codec),
+           ReadString(report, *table, where, "backing", {"dram", "numa"}, &tier.backing),
+           ReadInt(report, *table, where, "read_latency_ns", 0, 1'000'000'000,
+                   &tier.emulation.read_latency_ns),
+           ReadInt(report, *table, where, "write_latency_ns", 0, 1'000'000'000,
+                   &tier.emulation.write_latency_ns),
+           ReadInt(report, *table, where, "bandwidth_mbps", 0, int64_t{1} << 40,
+                   &tier.emulation.bandwidth_mbps),
+       }) {
+    if (!r) return r.error();
+  }
+  // The level's range depends on the codec.
+  const bool zstd = tier.codec == "zstd";
+  if (Result<void> r = ReadInt(report, *table, where, "level", 1, zstd ? 19 : 65537, &tier.level);
+      !r) {
     return r.take_error();
+  }
+  if (const toml::node* f = table->get("max_compressed_fraction")) {
+    const std::string prefix = where + "key 'max_compressed_fraction': ";
+    double v = 0;
+    if (const auto* d = f->as_floating_point()) {
+      v = d->get();
+    } else if (const auto* i = f->as_integer()) {
+      v = static_cast<double>(i->get());
+    } else {
+      return report.At(LineOf(*f), prefix + "expected a number, got " + Describe(*f) + ".");
+    }
+    if (!(v > 0.0 && v <= 1.0)) {
+      std::ostringstream os;
+      os << v;
+      return report.At(LineOf(*f), prefix + os.str() +
+                                       " is out of range; it is a fraction of a page, above 0 "
+                                       "and at most 1 (e.g. 0.75).");
+    }
+    tier.max_compressed_fraction = v;
+  }
+
+  // Keys a kind cannot do without.
+  if (tier.kind == TierKind::kNuma && tier.node < 0) {
+    return report.At(tier_line, where + "key 'node' is missing; a numa tier names its node "
+                                        "(see `numactl --hardware`).");
+  }
+  if (tier.kind == TierKind::kPmem && tier.path.empty()) {
+    return report.At(tier_line, where + "key 'path' is missing; give a file on a DAX "
+                                        "filesystem, a device-DAX path, or \"anon\".");
+  }
+  if (tier.kind == TierKind::kCompressed && tier.backing == "numa" && tier.node < 0) {
+    return report.At(tier_line, where + "key 'node' is missing; backing = \"numa\" needs the "
+                                        "node to keep the compressed pages on.");
+  }
+  if (tier.kind == TierKind::kCompressed && tier.backing == "dram" && table->get("node")) {
+    return report.At(LineOf(*table->get("node")),
+                     where + "key 'node' needs backing = \"numa\" (backing is \"dram\").");
   }
   return tier;
 }

@@ -23,10 +23,26 @@ namespace tierswap {
 // the first tier in this order that has room.
 struct TierConfig {
   std::string name;                 // unique, [A-Za-z0-9_.-]{1,32}
-  TierKind kind = TierKind::kDram;  // kind = "dram"
+  TierKind kind = TierKind::kDram;  // kind = "dram" | "numa" | "pmem" | "compressed"
   uint64_t capacity_bytes = 0;      // capacity = "256MiB": required, at least 4 KiB
-  bool prefault = true;             // touch every frame at open (no page faults on stores)
-  int line = 0;                     // line of the [[tier]] header, for later error messages
+  bool prefault = true;             // touch every frame at open (dram, pmem, compressed)
+
+  // kind = "numa" (required), and kind = "compressed" with backing = "numa" (required there).
+  int node = -1;
+  // kind = "pmem": "anon", a file on a DAX filesystem, a device-DAX path, or an ordinary file.
+  std::string path;
+  bool persist = false;  // kind = "pmem": make every accepted store durable before it returns
+
+  // kind = "compressed".
+  std::string codec = "lz4";             // "lz4" | "zstd"
+  int level = 1;                         // zstd level 1..19; lz4 acceleration 1..65537
+  std::string backing = "dram";          // "dram" (local memory) | "numa" (on `node`)
+  double max_compressed_fraction = 0.75; // pages compressing worse are declined
+
+  // Any kind: slower media emulated on top (read_latency_ns, write_latency_ns, bandwidth_mbps).
+  TierEmulation emulation;
+
+  int line = 0;  // line of the [[tier]] header, for later error messages
 };
 
 struct Config {

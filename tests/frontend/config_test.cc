@@ -326,10 +326,10 @@ TEST(ConfigTest, RejectsDuplicateTierNameNamingBothLines) {
 }
 
 TEST(ConfigTest, RejectsUnknownTierKindListingKnownKinds) {
-  const std::string msg = ErrorOf("[[tier]]\nname = \"n\"\nkind = \"numa\"\ncapacity = 4096\n");
+  const std::string msg = ErrorOf("[[tier]]\nname = \"n\"\nkind = \"tape\"\ncapacity = 4096\n");
   EXPECT_TRUE(HasText(msg,
-                      "test.toml:3: tier 'n': key 'kind': unknown tier kind 'numa' "
-                      "(known kinds: dram)"));
+                      "test.toml:3: tier 'n': key 'kind': unknown tier kind 'tape' "
+                      "(known kinds: dram, numa, pmem, compressed)"));
 }
 
 TEST(ConfigTest, RejectsMissingKind) {
@@ -380,14 +380,14 @@ TEST(ConfigTest, FromFileNamesThePathInMessages) {
   {
     FILE* f = std::fopen(path.c_str(), "w");
     ASSERT_NE(f, nullptr);
-    std::fputs("[[tier]]\nname = \"a\"\nkind = \"pmem\"\ncapacity = 4096\n", f);
+    std::fputs("[[tier]]\nname = \"a\"\nkind = \"tape\"\ncapacity = 4096\n", f);
     std::fclose(f);
   }
   Result<Config> r = Config::FromFile(path.string());
   std::filesystem::remove(path);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(HasText(r.error().message, path.string() + ":3:"));
-  EXPECT_TRUE(HasText(r.error().message, "'pmem'"));
+  EXPECT_TRUE(HasText(r.error().message, "'tape'"));
 }
 
 TEST(ConfigTest, EveryExampleFileParses) {
@@ -475,6 +475,128 @@ TEST(ParseSizeTest, MessagesSayWhatWasWrong) {
   EXPECT_TRUE(HasText(ParseSize("1.5GiB").error().message, "fraction"));
   EXPECT_TRUE(HasText(ParseSize("").error().message, "empty"));
   EXPECT_TRUE(HasText(ParseSize("4K").error().message, "\"4K\""));
+}
+
+}  // namespace
+}  // namespace tierswap
+
+namespace tierswap {
+namespace {
+
+TEST(ConfigTierKindsTest, ParsesEveryKindWithItsKeys) {
+  Result<Config> r = Config::FromString(R"([[tier]]
+name = "cxl"
+kind = "numa"
+node = 1
+capacity = "1GiB"
+[[tier]]
+name = "pmem"
+kind = "pmem"
+path = "/mnt/pmem/tierswap.pool"
+capacity = "1GiB"
+persist = true
+[[tier]]
+name = "zram-like"
+kind = "compressed"
+codec = "zstd"
+level = 3
+backing = "numa"
+node = 2
+max_compressed_fraction = 0.5
+capacity = "512MiB"
+[[tier]]
+name = "pcm"
+kind = "pmem"
+path = "anon"
+capacity = "1GiB"
+read_latency_ns = 1000
+write_latency_ns = 3000
+bandwidth_mbps = 2000
+)",
+                                        "kinds.toml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Config& c = *r;
+  ASSERT_EQ(c.tiers.size(), 4u);
+  EXPECT_EQ(c.tiers[0].kind, TierKind::kNuma);
+  EXPECT_EQ(c.tiers[0].node, 1);
+  EXPECT_EQ(c.tiers[1].kind, TierKind::kPmem);
+  EXPECT_EQ(c.tiers[1].path, "/mnt/pmem/tierswap.pool");
+  EXPECT_TRUE(c.tiers[1].persist);
+  EXPECT_EQ(c.tiers[2].kind, TierKind::kCompressed);
+  EXPECT_EQ(c.tiers[2].codec, "zstd");
+  EXPECT_EQ(c.tiers[2].level, 3);
+  EXPECT_EQ(c.tiers[2].backing, "numa");
+  EXPECT_EQ(c.tiers[2].node, 2);
+  EXPECT_DOUBLE_EQ(c.tiers[2].max_compressed_fraction, 0.5);
+  EXPECT_EQ(c.tiers[3].emulation.read_latency_ns, 1000u);
+  EXPECT_EQ(c.tiers[3].emulation.write_latency_ns, 3000u);
+  EXPECT_EQ(c.tiers[3].emulation.bandwidth_mbps, 2000u);
+  EXPECT_FALSE(c.tiers[0].emulation.enabled());
+}
+
+TEST(ConfigTierKindsTest, NumaTierNeedsItsNode) {
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"c\"\nkind = \"numa\"\ncapacity = 4096\n"),
+                      "test.toml:1: tier 'c': key 'node' is missing"));
+}
+
+TEST(ConfigTierKindsTest, PmemTierNeedsItsPath) {
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"p\"\nkind = \"pmem\"\ncapacity = 4096\n"),
+                      "test.toml:1: tier 'p': key 'path' is missing"));
+}
+
+TEST(ConfigTierKindsTest, KeyOfAnotherKindIsRefusedNamingWhereItApplies) {
+  const std::string msg = ErrorOf(
+      "[[tier]]\nname = \"d\"\nkind = \"dram\"\ncapacity = 4096\npath = \"/x\"\n");
+  EXPECT_TRUE(HasText(msg, "test.toml:5: tier 'd': key 'path' does not apply to kind 'dram' "
+                           "(it applies to: pmem)"));
+}
+
+TEST(ConfigTierKindsTest, CodecMustBeKnown) {
+  EXPECT_TRUE(HasText(
+      ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\ncodec = \"lzo\"\n"),
+      "test.toml:5: tier 'z': key 'codec': \"lzo\" is not one of lz4, zstd"));
+}
+
+TEST(ConfigTierKindsTest, LevelRangeDependsOnTheCodec) {
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+                              "codec = \"zstd\"\nlevel = 22\n"),
+                      "test.toml:6: tier 'z': key 'level': 22 is out of range (1 to 19)"));
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+                              "level = 0\n"),
+                      "key 'level': 0 is out of range (1 to 65537)"));
+}
+
+TEST(ConfigTierKindsTest, CompressedFractionMustBeAFractionOfAPage) {
+  for (const char* v : {"0", "1.5", "-0.2", "\"half\""}) {
+    const std::string msg = ErrorOf(std::string("[[tier]]\nname = \"z\"\nkind = \"compressed\"\n"
+                                                "capacity = 4096\nmax_compressed_fraction = ") +
+                                    v + "\n");
+    EXPECT_TRUE(HasText(msg, "test.toml:5: tier 'z': key 'max_compressed_fraction'")) << v;
+  }
+}
+
+TEST(ConfigTierKindsTest, NumaBackingNeedsANodeAndDramBackingRefusesOne) {
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+                              "backing = \"numa\"\n"),
+                      "key 'node' is missing; backing = \"numa\""));
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+                              "node = 1\n"),
+                      "test.toml:5: tier 'z': key 'node' needs backing = \"numa\""));
+}
+
+TEST(ConfigTierKindsTest, EmulationKeysAreWholeNonNegativeNumbers) {
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"d\"\nkind = \"dram\"\ncapacity = 4096\n"
+                              "read_latency_ns = -5\n"),
+                      "test.toml:5: tier 'd': key 'read_latency_ns': -5 is out of range"));
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"d\"\nkind = \"dram\"\ncapacity = 4096\n"
+                              "bandwidth_mbps = \"fast\"\n"),
+                      "key 'bandwidth_mbps': expected a whole number, got the string \"fast\""));
+}
+
+TEST(ConfigTierKindsTest, NodeMustBeANonNegativeInteger) {
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"c\"\nkind = \"numa\"\ncapacity = 4096\n"
+                              "node = -1\n"),
+                      "test.toml:5: tier 'c': key 'node': -1 is out of range (0 to 1023)"));
 }
 
 }  // namespace
