@@ -1,0 +1,338 @@
+#include "tiers/pmem_tier.h"
+
+#include <fcntl.h>
+#include <libpmem2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "tiers/frame_tier.h"
+
+namespace tierswap {
+namespace {
+
+constexpr const char* kAnonPath = "anon";
+
+struct SourceDeleter {
+  void operator()(pmem2_source* s) const { pmem2_source_delete(&s); }
+};
+struct ConfigDeleter {
+  void operator()(pmem2_config* c) const { pmem2_config_delete(&c); }
+};
+struct MapDeleter {
+  void operator()(pmem2_map* m) const { pmem2_map_delete(&m); }
+};
+using SourcePtr = std::unique_ptr<pmem2_source, SourceDeleter>;
+using ConfigPtr = std::unique_ptr<pmem2_config, ConfigDeleter>;
+using MapPtr = std::unique_ptr<pmem2_map, MapDeleter>;
+
+// Names for the libpmem2 codes an open can meet.
+const char* Pmem2CodeName(int rc) {
+  switch (rc) {
+    case PMEM2_E_NOSUPP:
+      return "not supported";
+    case PMEM2_E_INVALID_FILE_HANDLE:
+      return "invalid file handle";
+    case PMEM2_E_INVALID_FILE_TYPE:
+      return "invalid file type";
+    case PMEM2_E_MAP_RANGE:
+      return "mapping outside the file";
+    case PMEM2_E_GRANULARITY_NOT_SUPPORTED:
+      return "granularity not supported";
+    case PMEM2_E_LENGTH_UNALIGNED:
+      return "length not aligned";
+    case PMEM2_E_LENGTH_OUT_OF_RANGE:
+      return "length out of range";
+    case PMEM2_E_SOURCE_EMPTY:
+      return "empty source";
+    case PMEM2_E_NO_ACCESS:
+      return "no access";
+    default:
+      return "unknown";
+  }
+}
+
+// libpmem2's own text for the failed call `rc`. Some failures (a character device that is not
+// device DAX) leave no text, so the code and its meaning always follow. Codes above
+// PMEM2_E_UNKNOWN are negated errno values (pmem2_err_to_errno is declared in 1.12 but not
+// exported, hence the decoding here).
+std::string Pmem2Reason(int rc) {
+  const char* msg = pmem2_errormsg();
+  const std::string reason = msg != nullptr ? msg : "";
+  const std::string meaning =
+      rc < 0 && rc > PMEM2_E_UNKNOWN ? std::strerror(-rc) : Pmem2CodeName(rc);
+  const std::string code = "libpmem2 error " + std::to_string(rc) + ", " + meaning;
+  return reason.empty() ? code : reason + " (" + code + ")";
+}
+
+Error Fail(Status code, const std::string& what, const std::string& problem) {
+  return MakeError(code, what + ": " + problem);
+}
+
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISBLK(mode)) return "a block device (mount it with -o dax and give a file on it)";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// The pool file while Open works on it. Unless Keep() is called, the destructor undoes what
+// this open did: it removes a file it created and empties a file it allocated, so that a failed
+// open leaves the filesystem as it found it.
+class PoolFile {
+ public:
+  PoolFile(std::string path, std::string what) : path_(std::move(path)), what_(std::move(what)) {}
+  PoolFile(const PoolFile&) = delete;
+  PoolFile& operator=(const PoolFile&) = delete;
+  ~PoolFile() {
+    if (fd_ < 0) return;
+    if (!keep_) {
+      if (created_) {
+        (void)unlink(path_.c_str());
+      } else if (allocated_) {
+        (void)ftruncate(fd_, 0);
+      }
+    }
+    close(fd_);
+  }
+
+  // Opens the file, creating it when missing, and makes sure a regular file holds `bytes`.
+  Result<void> Prepare(uint64_t bytes) {
+    // Create first, then fall back to opening: one call each way, and no window in which a
+    // file found missing appears before we create it.
+    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd_ >= 0) {
+      created_ = true;
+    } else if (errno == EEXIST) {
+      fd_ = open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
+      if (fd_ < 0) {
+        const int err = errno;
+        return Fail(Status::kInvalidArgument, what_,
+                    std::string("cannot open the pool file: ") + std::strerror(err));
+      }
+    } else {
+      const int err = errno;
+      std::string problem = std::string("cannot create the pool file: ") + std::strerror(err);
+      if (err == ENOENT) problem += " (a directory on the path is missing)";
+      return Fail(Status::kInvalidArgument, what_, problem);
+    }
+
+    struct stat st;
+    if (fstat(fd_, &st) != 0) {
+      const int err = errno;
+      return Fail(Status::kIoError, what_,
+                  std::string("cannot stat the pool file: ") + std::strerror(err));
+    }
+    if (S_ISCHR(st.st_mode)) {
+      is_device_ = true;  // device DAX is mapped as is; libpmem2 checks what it is
+      return {};
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Fail(Status::kInvalidArgument, what_,
+                  std::string("the pool path is ") + FileKind(st.st_mode) +
+                      ", not a regular file or a device-DAX character device");
+    }
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (size == 0) {
+      // Allocate rather than ftruncate: a sparse file would take its blocks on the store path
+      // (on DAX, a block allocation under MAP_SYNC per first touch), or fail with SIGBUS there
+      // when the filesystem is full.
+      if (!created_) allocated_ = true;  // set first: a failed allocation may have grown it
+      const int err = posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
+      if (err != 0) {
+        return Fail(err == ENOSPC ? Status::kNoSpace : Status::kIoError, what_,
+                    "cannot allocate " + std::to_string(bytes) +
+                        " bytes for the pool file: " + std::strerror(err));
+      }
+    } else if (size < bytes) {
+      // Not extended: a non-empty file shorter than asked for is more likely the wrong file or
+      // a wrong capacity than a pool to grow.
+      return Fail(Status::kInvalidArgument, what_,
+                  "the pool file holds " + std::to_string(size) +
+                      " bytes, less than the capacity of " + std::to_string(bytes) +
+                      " bytes; remove the file or lower capacity_bytes");
+    }
+    return {};
+  }
+
+  int fd() const { return fd_; }
+  bool is_device() const { return is_device_; }
+  void Keep() { keep_ = true; }
+
+ private:
+  const std::string path_;
+  const std::string what_;
+  int fd_ = -1;
+  bool created_ = false;
+  bool allocated_ = false;
+  bool is_device_ = false;
+  bool keep_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options) {
+  const bool anon = options.path == kAnonPath;
+  const std::string what =
+      "tier '" + options.name + "'" +
+      (anon ? std::string(" (anonymous memory)") : " at '" + options.path + "'");
+  if (options.path.empty()) {
+    return Fail(Status::kInvalidArgument, what,
+                "path is empty; give \"anon\", a file, or a device-DAX device");
+  }
+  auto capacity = FrameTierBytes(options.capacity_bytes, what);
+  if (!capacity) return capacity.take_error();
+  uint64_t bytes = *capacity;
+
+  // Declared before the source: the source refers to the file's descriptor.
+  PoolFile file(options.path, what);
+  pmem2_source* raw_source = nullptr;
+  if (anon) {
+    const int rc = pmem2_source_from_anon(&raw_source, bytes);
+    if (rc != 0) {
+      return Fail(Status::kNoMemory, what,
+                  "libpmem2 cannot make an anonymous source: " + Pmem2Reason(rc));
+    }
+  } else {
+    auto prepared = file.Prepare(bytes);
+    if (!prepared) return prepared.take_error();
+    const int rc = pmem2_source_from_fd(&raw_source, file.fd());
+    if (rc != 0) {
+      const char* problem = file.is_device()
+                                ? "libpmem2 cannot use the character device (is it device DAX?): "
+                                : "libpmem2 cannot use the pool file: ";
+      return Fail(Status::kInvalidArgument, what, problem + Pmem2Reason(rc));
+    }
+  }
+  SourcePtr source(raw_source);
+
+  if (file.is_device()) {
+    size_t device_bytes = 0, alignment = 0;
+    int rc = pmem2_source_size(source.get(), &device_bytes);
+    if (rc == 0) rc = pmem2_source_alignment(source.get(), &alignment);
+    if (rc != 0) {
+      return Fail(Status::kIoError, what,
+                  "libpmem2 cannot read the device's size and alignment: " + Pmem2Reason(rc));
+    }
+    if (bytes > device_bytes) {
+      return Fail(Status::kInvalidArgument, what,
+                  "the capacity of " + std::to_string(bytes) + " bytes exceeds the device's " +
+                      std::to_string(device_bytes) + " bytes");
+    }
+    // Device DAX maps only whole multiples of its alignment (usually 2 MiB).
+    if (alignment > kPageSize) bytes = bytes / alignment * alignment;
+    if (bytes == 0) {
+      return Fail(Status::kInvalidArgument, what,
+                  "the capacity of " + std::to_string(*capacity) +
+                      " bytes is less than the device's alignment of " + std::to_string(alignment) +
+                      " bytes");
+    }
+  }
+
+  pmem2_config* raw_config = nullptr;
+  int rc = pmem2_config_new(&raw_config);
+  if (rc != 0) {
+    return Fail(Status::kNoMemory, what,
+                "libpmem2 cannot make a mapping configuration: " + Pmem2Reason(rc));
+  }
+  ConfigPtr config(raw_config);
+  // Page is the weakest granularity, so every medium maps; the effective one is read back.
+  rc = pmem2_config_set_required_store_granularity(config.get(), PMEM2_GRANULARITY_PAGE);
+  if (rc == 0) rc = pmem2_config_set_length(config.get(), bytes);
+  if (rc != 0) {
+    return Fail(Status::kInvalidArgument, what,
+                "libpmem2 refuses the mapping configuration: " + Pmem2Reason(rc));
+  }
+  pmem2_map* raw_map = nullptr;
+  rc = pmem2_map_new(&raw_map, config.get(), source.get());
+  if (rc != 0) {
+    return Fail(Status::kNoMemory, what,
+                "libpmem2 cannot map " + std::to_string(bytes) + " bytes: " + Pmem2Reason(rc));
+  }
+  MapPtr map(raw_map);
+
+  Mapping m;
+  m.base = static_cast<unsigned char*>(pmem2_map_get_address(map.get()));
+  m.bytes = bytes;
+  m.granularity = pmem2_map_get_store_granularity(map.get());
+  m.copy = pmem2_get_memcpy_fn(map.get());
+  m.drain = pmem2_get_drain_fn(map.get());
+  if (options.prefault) {
+    // A write per 4 KiB page: a read would map the zero page (anonymous memory) or leave the
+    // DAX block allocation for the first store. The contents are not reused, so zero is fine.
+    for (uint64_t off = 0; off < bytes; off += kPageSize) {
+      static_cast<volatile unsigned char*>(m.base)[off] = 0;
+    }
+  }
+  // The mapping holds its own reference to the file: the descriptor closes with `file`.
+  file.Keep();
+  m.map = map.release();
+  return std::unique_ptr<PmemTier>(new PmemTier(options, m));
+}
+
+PmemTier::PmemTier(const PmemTierOptions& options, const Mapping& mapping)
+    : Tier(options.name, TierKind::kPmem),
+      path_(options.path),
+      persist_(options.persist),
+      map_(mapping.map),
+      base_(mapping.base),
+      bytes_(mapping.bytes),
+      granularity_(mapping.granularity),
+      copy_(mapping.copy),
+      // persist: non-temporal stores bypass the cache (nothing left to flush on cache_line
+      // granularity), and the drain follows once per page in DoStore. Without persist, the copy
+      // skips flushing but keeps its own closing fence, which orders its non-temporal stores
+      // before the handle is published to another thread.
+      copy_flags_(options.persist ? (PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN)
+                                  : PMEM2_F_MEM_NOFLUSH),
+      drain_(options.persist ? mapping.drain : nullptr),
+      alloc_(static_cast<uint32_t>(mapping.bytes >> kPageShift)) {}
+
+PmemTier::~PmemTier() {
+  pmem2_map* map = map_;
+  pmem2_map_delete(&map);
+}
+
+const char* PmemTier::granularity() const {
+  switch (granularity_) {
+    case PMEM2_GRANULARITY_BYTE:
+      return "byte";
+    case PMEM2_GRANULARITY_CACHE_LINE:
+      return "cache_line";
+    default:
+      return "page";
+  }
+}
+
+bool PmemTier::is_dax() const {
+  return granularity_ != PMEM2_GRANULARITY_PAGE && path_ != kAnonPath;
+}
+
+Status PmemTier::DoStore(const void* page, TierHandle* handle) {
+  const uint32_t frame = alloc_.Allocate();
+  if (frame == FrameAllocator::kNoFrame) return Status::kNoSpace;
+  copy_(FrameAddress(frame), page, kPageSize, copy_flags_);
+  if (drain_ != nullptr) drain_();
+  *handle = frame;
+  return Status::kOk;
+}
+
+Status PmemTier::DoLoad(TierHandle handle, void* page) {
+  std::memcpy(page, FrameAddress(handle), kPageSize);
+  return Status::kOk;
+}
+
+void PmemTier::DoFree(TierHandle handle) { alloc_.Free(static_cast<uint32_t>(handle)); }
+
+void PmemTier::DoExportStats(StatsSink& sink) const {
+  sink.Text("path", path_);
+  sink.Text("granularity", granularity());
+  sink.Gauge("persist", persist_ ? 1 : 0);
+  sink.Gauge("dax", is_dax() ? 1 : 0);
+}
+
+}  // namespace tierswap

@@ -1,0 +1,121 @@
+// PmemTier: pages kept in 4 KiB frames of a libpmem2 mapping (persistent memory, or stand-ins).
+//
+// The mapping comes from one of four sources, chosen by `path`:
+//  - "anon": anonymous memory (pmem2_source_from_anon); needs no pmem, for tests and laptops.
+//  - a file on a DAX filesystem (ext4/xfs -o dax): stores go straight to the medium.
+//  - a device-DAX character device (/dev/daxX.Y), mapped as is.
+//  - an ordinary file: works, but libpmem2 can then only offer page granularity.
+// A missing file is created (mode 0600) and allocated to the capacity. The file stays after the
+// tier closes: it is the user's configured path, and re-creating it at every open would cost a
+// full allocation. Its contents are not reused: the tier keeps no index on the medium, so every
+// open starts empty, like swap after a reboot.
+//
+// Granularity is libpmem2's "store granularity": what must be done for a store to be durable.
+// "byte" (eADR, or anonymous memory: nothing), "cache_line" (DAX: flush CPU caches) or "page"
+// (no DAX: msync). The tier asks for the weakest, page, so every medium maps, then reports
+// what the mapping really offers.
+//
+// Durability (`persist`): false, the default, copies without flushing: a swap page need not
+// outlive the process. true makes every accepted store durable before Store returns: a
+// non-temporal copy without drain, then one drain; a page is the batch, so each store drains
+// once. On a page-granularity mapping that durability is an msync per store: correct, only slow
+// (a system call on the store path), so persist=true belongs on DAX.
+//
+// The hot path is decided at open: the copy function and its flags come from libpmem2 once, and
+// Store is an allocation, one indirect call and, with persist, one drain. Load is a plain
+// memcpy from the mapping.
+//
+// Thread-safety: as Tier.
+#ifndef TIERSWAP_TIERS_PMEM_TIER_H_
+#define TIERSWAP_TIERS_PMEM_TIER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tiers/frame_allocator.h"
+#include "tiers/page.h"
+#include "tiers/result.h"
+#include "tiers/tier.h"
+
+struct pmem2_map;  // libpmem2's; the header stays free of libpmem2 so users need not have it.
+
+namespace tierswap {
+
+struct PmemTierOptions {
+  std::string name = "pmem";
+  // "anon"; a file on a DAX filesystem; a device-DAX character device (/dev/daxX.Y); or an
+  // ordinary file (page granularity only). A missing file is created with mode 0600 and
+  // allocated to capacity_bytes; an existing file must be empty (it is then allocated) or at
+  // least capacity_bytes long (only the first capacity_bytes are used).
+  std::string path = "anon";
+  // Bytes of page frames; rounded down to a multiple of 4 KiB (for device DAX, to a multiple of
+  // the device's alignment, usually 2 MiB). Must hold at least one page.
+  uint64_t capacity_bytes = 256ull << 20;
+  // true: every accepted store is durable before Store returns (see the file comment).
+  bool persist = false;
+  // Touch every frame at open so the first stores do not pay for page faults (on DAX, block
+  // allocation under MAP_SYNC).
+  bool prefault = true;
+};
+
+class PmemTier final : public Tier {
+ public:
+  // Maps the pool. On failure nothing is left behind: a file this call created is removed, and
+  // an empty file it allocated is truncated back to empty.
+  static Result<std::unique_ptr<PmemTier>> Open(const PmemTierOptions& options);
+  ~PmemTier() override;
+
+  // "byte", "cache_line" or "page": the mapping's effective store granularity.
+  const char* granularity() const;
+  // The stores reach a DAX medium directly: granularity is not "page" and the path is not anon.
+  bool is_dax() const;
+  bool persist() const { return persist_; }
+  const std::string& path() const { return path_; }
+  // Address of the frame behind a handle: for tests that inspect the mapping.
+  unsigned char* FrameAddress(TierHandle handle) const {
+    return base_ + (size_t{static_cast<uint32_t>(handle)} << kPageShift);
+  }
+
+ protected:
+  Status DoStore(const void* page, TierHandle* handle) override;
+  Status DoLoad(TierHandle handle, void* page) override;
+  void DoFree(TierHandle handle) override;
+  uint64_t DoCapacityBytes() const override { return bytes_; }
+  uint64_t DoUsedBytes() const override { return uint64_t{alloc_.used()} * kPageSize; }
+  size_t DoMetadataBytes() const override { return alloc_.MetadataBytes(); }
+  // path (text), granularity (text), persist (0/1), dax (0/1).
+  void DoExportStats(StatsSink& sink) const override;
+
+ private:
+  // Same signatures as libpmem2's pmem2_memcpy_fn and pmem2_drain_fn.
+  using CopyFn = void* (*)(void* dest, const void* src, size_t len, unsigned flags);
+  using DrainFn = void (*)();
+
+  struct Mapping {
+    pmem2_map* map;
+    unsigned char* base;
+    uint64_t bytes;
+    int granularity;  // enum pmem2_granularity
+    CopyFn copy;
+    DrainFn drain;
+  };
+
+  PmemTier(const PmemTierOptions& options, const Mapping& mapping);
+
+  const std::string path_;
+  const bool persist_;
+  pmem2_map* const map_;
+  unsigned char* const base_;
+  const uint64_t bytes_;
+  const int granularity_;
+  const CopyFn copy_;
+  const unsigned copy_flags_;
+  const DrainFn drain_;  // nullptr when stores need no drain (persist=false)
+  FrameAllocator alloc_;
+};
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_TIERS_PMEM_TIER_H_
