@@ -3,33 +3,10 @@
 #include <utility>
 
 #include "frontend/json_writer.h"
-#include "tiers/dram_tier.h"
+#include "frontend/tier_factory.h"
 #include "tiers/page.h"
 
 namespace tierswap {
-
-Result<std::vector<std::unique_ptr<Tier>>> OpenTiers(const Config& config) {
-  std::vector<std::unique_ptr<Tier>> tiers;
-  for (const TierConfig& tc : config.tiers) {
-    switch (tc.kind) {
-      case TierKind::kDram: {
-        DramTierOptions o;
-        o.name = tc.name;
-        o.capacity_bytes = tc.capacity_bytes;
-        o.prefault = tc.prefault;
-        auto t = DramTier::Open(o);
-        if (!t) return t.take_error();
-        tiers.push_back(std::move(t).value());
-        break;
-      }
-      default:
-        return MakeError(Status::kInvalidArgument, config.source + ": tier '" + tc.name +
-                                                       "': kind '" + TierKindName(tc.kind) +
-                                                       "' is not available in this build");
-    }
-  }
-  return tiers;
-}
 
 Result<std::unique_ptr<Backend>> Backend::Open(const Config& config) {
   auto tiers = OpenTiers(config);

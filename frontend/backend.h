@@ -146,9 +146,6 @@ class Backend {
   ShardedCounters<kMaxTypes> type_pages_;  // gauge: pages held per type
 };
 
-// Builds the tiers a config describes, in order.
-Result<std::vector<std::unique_ptr<Tier>>> OpenTiers(const Config& config);
-
 }  // namespace tierswap
 
 #endif  // TIERSWAP_FRONTEND_BACKEND_H_

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <new>
 
 #include "tiers/page.h"
@@ -74,7 +75,6 @@ PageEntry* PageIndex::CreateSlow(unsigned type, uint64_t offset) {
     munmap(p, sizeof(Chunk));
     return &expected->entries[offset & (kChunkEntries - 1)];
   }
-  chunks_mapped_.fetch_add(1, std::memory_order_relaxed);
   uint64_t m = t.max_chunk.load(std::memory_order_relaxed);
   while (m < ci + 1 &&
          !t.max_chunk.compare_exchange_weak(m, ci + 1, std::memory_order_seq_cst,
@@ -84,12 +84,30 @@ PageEntry* PageIndex::CreateSlow(unsigned type, uint64_t offset) {
 }
 
 size_t PageIndex::MetadataBytes() const {
-  size_t bytes = chunks_mapped_.load(std::memory_order_relaxed) * sizeof(Chunk);
+  // Resident memory, not mapped size: chunks and directories are mapped whole but only the pages
+  // that hold used slots are ever touched, so a sparse swap area costs far less than 768 KiB a
+  // chunk. mincore asks the kernel which pages are present (cold path: stats only).
+  size_t bytes = 0;
+  unsigned char vec[(sizeof(Chunk) + kPageSize - 1) / kPageSize];
+  auto resident = [&vec](const void* addr, size_t len) -> size_t {
+    const size_t pages = (len + kPageSize - 1) / kPageSize;
+    if (pages > sizeof(vec) || mincore(const_cast<void*>(addr), len, vec) != 0) return len;
+    size_t n = 0;
+    for (size_t i = 0; i < pages; ++i) n += vec[i] & 1;
+    return n * kPageSize;
+  };
   for (const auto& t : types_) {
-    const uint64_t chunks = t.max_chunk.load(std::memory_order_relaxed);
+    const uint64_t chunks = t.max_chunk.load(std::memory_order_acquire);
     if (chunks == 0) continue;
-    // Directory pages the mapped chunks' pointers live in (an upper bound for sparse types).
-    bytes += (chunks * sizeof(void*) + kPageSize - 1) / kPageSize * kPageSize;
+    for (uint64_t ci = 0; ci < chunks; ++ci) {
+      if (Chunk* c = t.dir[ci].load(std::memory_order_acquire)) bytes += resident(c, sizeof(Chunk));
+    }
+    // Directory pages holding the mapped chunks' pointers.
+    const size_t dir_bytes = (chunks * sizeof(void*) + kPageSize - 1) / kPageSize * kPageSize;
+    for (size_t off = 0; off < dir_bytes; off += sizeof(vec) * kPageSize) {
+      bytes += resident(reinterpret_cast<const char*>(t.dir) + off,
+                        std::min(dir_bytes - off, sizeof(vec) * kPageSize));
+    }
   }
   return bytes;
 }

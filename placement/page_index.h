@@ -78,7 +78,7 @@ class PageIndex {
     }
   }
 
-  // Bytes of memory the index holds: mapped chunks plus the directory pages they touch.
+  // Bytes of memory the index holds: the resident pages of mapped chunks and directories.
   size_t MetadataBytes() const;
 
  private:
@@ -95,7 +95,6 @@ class PageIndex {
   PageEntry* CreateSlow(unsigned type, uint64_t offset);
 
   TypeSlot types_[kMaxTypes];
-  std::atomic<size_t> chunks_mapped_{0};
 };
 
 }  // namespace tierswap

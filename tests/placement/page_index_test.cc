@@ -104,13 +104,29 @@ TEST(PageIndexTest, ConcurrentChunkCreationYieldsOneChunk) {
   for (auto* p : got) EXPECT_EQ(p, got[0]);
 }
 
-TEST(PageIndexTest, MetadataIsTwelveBytesPerSlotOfMappedChunks) {
+TEST(PageIndexTest, MetadataIsTwelveBytesPerUsedSlot) {
   PageIndex index;
   index.InitType(0, 0);
-  for (uint64_t c = 0; c < 4; ++c) ASSERT_NE(index.FindOrCreate(0, c * PageIndex::kChunkEntries), nullptr);
-  const double per_slot = double(index.MetadataBytes()) / (4 * PageIndex::kChunkEntries);
+  constexpr uint64_t kSlots = 4 * PageIndex::kChunkEntries;
+  for (uint64_t o = 0; o < kSlots; ++o) {
+    PageEntry* e = index.FindOrCreate(0, o);
+    ASSERT_NE(e, nullptr);
+    e->Unlock(Ctl::Next(e->Lock(), EntryKind::kSameFilled, 0));
+  }
+  const double per_slot = double(index.MetadataBytes()) / kSlots;
   EXPECT_GE(per_slot, 12.0);
   EXPECT_LT(per_slot, 12.1);
+}
+
+TEST(PageIndexTest, SparseSlotsCostOnlyTheirResidentPages) {
+  PageIndex index;
+  index.InitType(0, 0);
+  // One slot in each of 8 chunks: 8 chunks are mapped (6 MiB) but only 8 pages are touched.
+  for (uint64_t c = 0; c < 8; ++c) {
+    PageEntry* e = index.FindOrCreate(0, c * PageIndex::kChunkEntries);
+    e->Unlock(Ctl::Next(e->Lock(), EntryKind::kSameFilled, 0));
+  }
+  EXPECT_LE(index.MetadataBytes(), 8 * 4096u + 4096u);
 }
 
 }  // namespace

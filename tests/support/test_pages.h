@@ -2,6 +2,7 @@
 #ifndef TIERSWAP_TESTS_SUPPORT_TEST_PAGES_H_
 #define TIERSWAP_TESTS_SUPPORT_TEST_PAGES_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -30,6 +31,33 @@ inline PageBuf PatternPage(uint64_t seed) {
   for (size_t i = 0; i < kWordsPerPage; ++i) {
     const uint64_t w = SplitMix64(&x);
     std::memcpy(p.data() + i * 8, &w, 8);
+  }
+  return p;
+}
+
+// A page of text-like records, distinct per seed, that compresses about 2-4x (like real heap
+// pages): what every tier must handle, compressed ones included. Never same-filled.
+inline PageBuf TextPage(uint64_t seed) {
+  static constexpr const char* kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "swap ",
+                                           "page ", "frame ", "tier ", "node ", "cold ",
+                                           "hot ", "load ", "store ", "far ", "near ", "x"};
+  PageBuf p;
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
+  size_t pos = 0;
+  // A header that makes every seed's page unique.
+  std::memcpy(p.data(), &seed, sizeof(seed));
+  pos = sizeof(seed);
+  while (pos < kPageSize) {
+    const uint64_t r = SplitMix64(&x);
+    const char* w = kWords[r % 16];
+    const size_t n = std::min(std::strlen(w), kPageSize - pos);
+    std::memcpy(p.data() + pos, w, n);
+    pos += n;
+    if (r % 7 == 0 && pos + 4 <= kPageSize) {  // a number now and then
+      const uint32_t v = static_cast<uint32_t>(r >> 32);
+      std::memcpy(p.data() + pos, &v, 4);
+      pos += 4;
+    }
   }
   return p;
 }

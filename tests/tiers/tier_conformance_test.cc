@@ -1,7 +1,10 @@
 // The conformance suite every Tier must pass. Adding a tier = one INSTANTIATE line at the end.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <thread>
@@ -9,13 +12,15 @@
 
 #include "tests/support/test_pages.h"
 #include "tiers/dram_tier.h"
+#include "tiers/numa_tier.h"
+#include "tiers/pmem_tier.h"
 #include "tiers/tier.h"
 
 namespace tierswap {
 namespace {
 
 using testing::PageBuf;
-using testing::PatternPage;
+using testing::TextPage;
 
 struct TierFactory {
   std::string name;
@@ -38,13 +43,13 @@ TEST_P(TierConformanceTest, StoredPageLoadsBackByteExact) {
   std::vector<TierHandle> handles;
   for (uint64_t i = 0; i < 32; ++i) {
     TierHandle h;
-    ASSERT_EQ(tier->Store(PatternPage(i).data(), &h), Status::kOk);
+    ASSERT_EQ(tier->Store(TextPage(i).data(), &h), Status::kOk);
     handles.push_back(h);
   }
   for (uint64_t i = 0; i < 32; ++i) {
     PageBuf out{};
     ASSERT_EQ(tier->Load(handles[i], out.data()), Status::kOk);
-    EXPECT_EQ(out, PatternPage(i)) << "page " << i;
+    EXPECT_EQ(out, TextPage(i)) << "page " << i;
   }
 }
 
@@ -54,7 +59,7 @@ TEST_P(TierConformanceTest, FullTierRejectsWithNoSpaceAndStaysWithinCapacity) {
   uint64_t accepted = 0;
   for (uint64_t i = 0; i < 1000; ++i) {
     TierHandle h;
-    const Status s = tier->Store(PatternPage(i).data(), &h);
+    const Status s = tier->Store(TextPage(i).data(), &h);
     ASSERT_TRUE(s == Status::kOk || s == Status::kNoSpace) << StatusName(s);
     ASSERT_LE(tier->used_bytes(), tier->capacity_bytes());
     if (s == Status::kNoSpace) break;
@@ -63,7 +68,7 @@ TEST_P(TierConformanceTest, FullTierRejectsWithNoSpaceAndStaysWithinCapacity) {
   EXPECT_GE(accepted, 1u);
   EXPECT_LT(accepted, 1000u) << "the tier never filled up";
   TierHandle h;
-  EXPECT_EQ(tier->Store(PatternPage(5000).data(), &h), Status::kNoSpace);
+  EXPECT_EQ(tier->Store(TextPage(5000).data(), &h), Status::kNoSpace);
 }
 
 TEST_P(TierConformanceTest, FreedRoomIsReused) {
@@ -72,21 +77,21 @@ TEST_P(TierConformanceTest, FreedRoomIsReused) {
   std::vector<TierHandle> handles;
   for (uint64_t i = 0;; ++i) {
     TierHandle h;
-    if (tier->Store(PatternPage(i).data(), &h) != Status::kOk) break;
+    if (tier->Store(TextPage(i).data(), &h) != Status::kOk) break;
     handles.push_back(h);
     ASSERT_LT(i, 10000u);
   }
   ASSERT_FALSE(handles.empty());
   tier->Free(handles.front());
   TierHandle h;
-  ASSERT_EQ(tier->Store(PatternPage(777).data(), &h), Status::kOk);
+  ASSERT_EQ(tier->Store(TextPage(777).data(), &h), Status::kOk);
   PageBuf out{};
   ASSERT_EQ(tier->Load(h, out.data()), Status::kOk);
-  EXPECT_EQ(out, PatternPage(777));
+  EXPECT_EQ(out, TextPage(777));
   // The other pages were not disturbed by the reuse.
   for (size_t i = 1; i < handles.size(); ++i) {
     ASSERT_EQ(tier->Load(handles[i], out.data()), Status::kOk);
-    EXPECT_EQ(out, PatternPage(i));
+    EXPECT_EQ(out, TextPage(i));
   }
 }
 
@@ -96,7 +101,7 @@ TEST_P(TierConformanceTest, AccountingFollowsStoresLoadsAndFrees) {
   EXPECT_EQ(tier->stored_pages(), 0u);
   EXPECT_EQ(tier->used_bytes(), 0u);
   std::vector<TierHandle> handles(10);
-  for (uint64_t i = 0; i < 10; ++i) ASSERT_EQ(tier->Store(PatternPage(i).data(), &handles[i]), Status::kOk);
+  for (uint64_t i = 0; i < 10; ++i) ASSERT_EQ(tier->Store(TextPage(i).data(), &handles[i]), Status::kOk);
   PageBuf out{};
   for (int i = 0; i < 3; ++i) ASSERT_EQ(tier->Load(handles[i], out.data()), Status::kOk);
   EXPECT_EQ(tier->stores(), 10u);
@@ -120,8 +125,8 @@ TEST_P(TierConformanceTest, ConcurrentStoreLoadFreeOnDisjointHandles) {
       for (uint64_t i = 0; i < 2000; ++i) {
         const uint64_t seed = t * 1000003 + i;
         TierHandle h;
-        if (tier->Store(PatternPage(seed).data(), &h) != Status::kOk) continue;
-        if (tier->Load(h, out.data()) != Status::kOk || out != PatternPage(seed)) ++mismatches;
+        if (tier->Store(TextPage(seed).data(), &h) != Status::kOk) continue;
+        if (tier->Load(h, out.data()) != Status::kOk || out != TextPage(seed)) ++mismatches;
         tier->Free(h);
       }
     });
@@ -143,6 +148,30 @@ std::unique_ptr<Tier> OpenDram(uint64_t pages, bool prefault) {
   return t ? std::unique_ptr<Tier>(std::move(t).value()) : nullptr;
 }
 
+std::unique_ptr<Tier> OpenNuma0(uint64_t pages) {
+  auto t = NumaTier::Open(NumaTierOptions{"numa0", 0, pages * kPageSize});
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  return t ? std::unique_ptr<Tier>(std::move(t).value()) : nullptr;
+}
+
+std::unique_ptr<Tier> OpenPmem(uint64_t pages, bool file, bool persist) {
+  PmemTierOptions o;
+  o.name = file ? "pmem_file" : "pmem_anon";
+  o.capacity_bytes = pages * kPageSize;
+  o.persist = persist;
+  o.prefault = false;
+  if (file) {
+    // A fresh pool per instance; the tier keeps its file open, so it can be unlinked now.
+    static int n = 0;
+    o.path = ::testing::TempDir() + "tierswap_conformance_" + std::to_string(getpid()) + "_" +
+             std::to_string(n++) + ".pool";
+  }
+  auto t = PmemTier::Open(o);
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  if (file) std::remove(o.path.c_str());
+  return t ? std::unique_ptr<Tier>(std::move(t).value()) : nullptr;
+}
+
 std::unique_ptr<Tier> OpenEmulated(uint64_t pages) {
   auto t = OpenDram(pages, false);
   if (t) t->SetEmulation(TierEmulation{500, 1000, 2000});
@@ -153,6 +182,11 @@ INSTANTIATE_TEST_SUITE_P(
     Tiers, TierConformanceTest,
     ::testing::Values(TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
                       TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }},
+                      TierFactory{"numa_node0", OpenNuma0},
+                      TierFactory{"pmem_anon", [](uint64_t p) { return OpenPmem(p, false, false); }},
+                      TierFactory{"pmem_file", [](uint64_t p) { return OpenPmem(p, true, false); }},
+                      TierFactory{"pmem_file_persist",
+                                  [](uint64_t p) { return OpenPmem(p, true, true); }},
                       TierFactory{"emulated_pcm", OpenEmulated}),
     FactoryName);
 
