@@ -1,0 +1,15 @@
+#!/bin/sh
+# Replays the demo trace over examples/lab-tiers.toml (far NUMA nodes 1 and 2, DAX pmem).
+# Outside the NUMA lab it skips (exit 77, CTest's SKIP_RETURN_CODE), unless
+# TIERSWAP_FAIL_ON_SKIP=1, which the lab run sets: then a missing lab is a failure.
+#   lab_replay.sh TIERSWAP_BINARY SOURCE_DIR
+set -eu
+bin=$1
+src=$2
+if [ -z "${NUMA_LAB_PMEM_DIR:-}" ] || [ ! -d /sys/devices/system/node/node2 ]; then
+  echo "lab_replay: needs NUMA nodes 1-2 and a DAX mount (NUMA_LAB_PMEM_DIR); runs in the NUMA lab"
+  [ "${TIERSWAP_FAIL_ON_SKIP:-0}" = 1 ] && exit 1
+  exit 77
+fi
+exec "$bin" replay "$src/examples/traces/demo.trace.zst" \
+  --pages "$src/examples/pages/sample-pages.bin.zst" --config "$src/examples/lab-tiers.toml"
