@@ -53,10 +53,10 @@ Status Backend::Init(unsigned type, uint64_t nr_pages) {
   return Status::kOk;
 }
 
-Status Backend::Place(const void* page, Location* loc) {
+Status Backend::Place(const void* page, uint64_t hint, Location* loc) {
   for (size_t i = 0; i < tiers_.size(); ++i) {
     TierHandle h;
-    const Status s = tiers_[i]->Store(page, &h);
+    const Status s = tiers_[i]->Store(page, &h, hint);
     if (s == Status::kOk) {
       *loc = Location{EntryKind::kOnTier, static_cast<unsigned>(i), h};
       return Status::kOk;
@@ -144,14 +144,30 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
     return Status::kNoMemory;
   }
 
-  // Copy the page out first (the slow part, without the entry lock), then publish it.
+  const uint64_t hint = SlotHint(type, offset);
   Location fresh;
   uint64_t fill;
   Status placed = Status::kOk;
   if (IsSameFilled(page, &fill)) {
     fresh = Location{EntryKind::kSameFilled, 0, fill};
   } else {
-    placed = Place(page, &fresh);
+    // A new version of a page on the fastest tier replaces it in place, under the entry lock:
+    // no allocation, and the page stays where its hint puts it. (Any placement would choose
+    // the fastest tier first.)
+    const uint32_t peek = e->Peek();
+    if (Ctl::Kind(peek) == EntryKind::kOnTier && Ctl::Tier(peek) == 0) {
+      uint32_t ctl = e->Lock();
+      if (index_.State(type) == state && Ctl::Kind(ctl) == EntryKind::kOnTier &&
+          Ctl::Tier(ctl) == 0 && tiers_[0]->Overwrite(e->payload(), page) == Status::kOk) {
+        e->Unlock(Ctl::Next(ctl, EntryKind::kOnTier, 0));
+        counters_.Add(kDuplicateStores);
+        counters_.Add(kSuccStores);
+        return Status::kOk;
+      }
+      e->Unlock(ctl);
+    }
+    // Copy the page out first (the slow part, without the entry lock), then publish it.
+    placed = Place(page, hint, &fresh);
   }
 
   bool dropped_old = false;
@@ -187,7 +203,7 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
     // ... and since that may have freed exactly the room the new page needs, try once more.
     if (old.kind != EntryKind::kEmpty && !dropped_old) {
       dropped_old = true;
-      placed = Place(page, &fresh);
+      placed = Place(page, hint, &fresh);
       if (placed == Status::kOk) continue;
     }
     counters_.Add(kFailedStores);
@@ -209,6 +225,9 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
   const uint64_t nr_pages = index_.NrPages(type);
   if (nr_pages != 0 && offset >= nr_pages) return Status::kInvalidArgument;
 
+  // Start fetching the frame the fastest tier would hold this slot's page in, so that its cache
+  // misses overlap the index entry's instead of following them.
+  tiers_[0]->Prefetch(SlotHint(type, offset));
   PageEntry* e = index_.Find(type, offset);
   // A miss needs no lock: an empty, unlocked entry linearises before any racing store.
   if (e == nullptr ||

@@ -112,7 +112,11 @@ class Backend {
   };
 
   // Puts a non-same-filled page on the first tier with room.
-  Status Place(const void* page, Location* loc);
+  Status Place(const void* page, uint64_t hint, Location* loc);
+  // The placement hint of a slot: dense offsets of one type map to consecutive frames.
+  static uint64_t SlotHint(unsigned type, uint64_t offset) {
+    return offset + uint64_t{type} * 0x9E3779B97F4A7C15ull;
+  }
   // Frees whatever `loc` holds (a tier handle); called after the entry is unlocked.
   void Release(const Location& loc);
   // Records a change of the slot's contents in the per-type and global gauges.

@@ -28,7 +28,7 @@ FrameAllocator::FrameAllocator(uint32_t frames)
   }
 }
 
-bool FrameAllocator::TryRegion(size_t r, uint32_t* frame) {
+bool FrameAllocator::TryRegion(size_t r, uint32_t* frame, size_t start_word, int preferred_bit) {
   // Reserve one free frame of the region. fetch_sub may overshoot below zero when several
   // threads race for the last frames; the loser gives its unit back.
   auto& count = region_[r].free;
@@ -41,7 +41,16 @@ bool FrameAllocator::TryRegion(size_t r, uint32_t* frame) {
   // see first, so loop until our OR is the one that sets a bit.
   const size_t first_word = r * (kFramesPerRegion / 64);
   const size_t end_word = std::min(first_word + kFramesPerRegion / 64, words_);
-  const size_t start = first_word + (ThisThreadShard() % (end_word - first_word));
+  const size_t start = start_word != SIZE_MAX
+                           ? start_word
+                           : first_word + (ThisThreadShard() % (end_word - first_word));
+  if (preferred_bit >= 0) {
+    const uint64_t mask = uint64_t{1} << preferred_bit;
+    if ((bitmap_[start].fetch_or(mask, std::memory_order_acq_rel) & mask) == 0) {
+      *frame = static_cast<uint32_t>(start * 64 + preferred_bit);
+      return true;
+    }
+  }
   for (;;) {
     for (size_t i = 0; i < end_word - first_word; ++i) {
       size_t w = start + i;
@@ -71,12 +80,21 @@ uint32_t FrameAllocator::Allocate() {
     size_t r = start + i;
     if (r >= regions_) r -= regions_;
     uint32_t frame;
-    if (TryRegion(r, &frame)) {
+    if (TryRegion(r, &frame, SIZE_MAX, -1)) {
       if (r != start) cursor.store(static_cast<uint32_t>(r), std::memory_order_relaxed);
       return frame;
     }
   }
   return kNoFrame;
+}
+
+uint32_t FrameAllocator::Allocate(uint32_t preferred) {
+  if (preferred >= frames_) return Allocate();
+  uint32_t frame;
+  if (TryRegion(preferred / kFramesPerRegion, &frame, preferred / 64, int(preferred % 64))) {
+    return frame;
+  }
+  return Allocate();
 }
 
 void FrameAllocator::Free(uint32_t frame) {

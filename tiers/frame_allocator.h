@@ -33,6 +33,9 @@ class FrameAllocator {
 
   // Returns a free frame number and marks it used, or kNoFrame when every frame is taken.
   uint32_t Allocate();
+  // As Allocate, but returns frame `preferred` when it is free (the tier places pages where a
+  // load can predict them), else a frame near it.
+  uint32_t Allocate(uint32_t preferred);
   // Returns `frame` to the free pool. Freeing a frame that is not allocated is a bug (asserted).
   void Free(uint32_t frame);
 
@@ -50,7 +53,7 @@ class FrameAllocator {
     std::atomic<uint32_t> region{0};
   };
 
-  bool TryRegion(size_t r, uint32_t* frame);
+  bool TryRegion(size_t r, uint32_t* frame, size_t start_word, int preferred_bit);
 
   const uint32_t frames_;
   const size_t words_;

@@ -2,18 +2,36 @@
 
 #include <cstring>
 
+#include "tiers/page_copy.h"
+
 namespace tierswap {
 
 FrameTier::FrameTier(std::string name, TierKind kind, FrameArena arena)
     : Tier(std::move(name), kind),
       arena_(std::move(arena)),
-      alloc_(static_cast<uint32_t>(arena_.bytes() >> kPageShift)) {}
+      alloc_(static_cast<uint32_t>(arena_.bytes() >> kPageShift)) {
+  EnableHintPrefetch(arena_.base(), alloc_.frames());
+  EnableOverwrite();
+}
 
 Status FrameTier::DoStore(const void* page, TierHandle* handle) {
   const uint32_t frame = alloc_.Allocate();
   if (frame == FrameAllocator::kNoFrame) return Status::kNoSpace;
-  std::memcpy(arena_.frame(frame), page, kPageSize);
+  CopyPageToFrame(arena_.frame(frame), page);
   *handle = frame;
+  return Status::kOk;
+}
+
+Status FrameTier::DoStoreHinted(const void* page, uint64_t hint, TierHandle* handle) {
+  const uint32_t frame = alloc_.Allocate(HintFrame(hint, alloc_.frames()));
+  if (frame == FrameAllocator::kNoFrame) return Status::kNoSpace;
+  CopyPageToFrame(arena_.frame(frame), page);
+  *handle = frame;
+  return Status::kOk;
+}
+
+Status FrameTier::DoOverwrite(TierHandle handle, const void* page) {
+  CopyPageToFrame(arena_.frame(FrameOf(handle)), page);
   return Status::kOk;
 }
 

@@ -1,7 +1,10 @@
 // FrameTier: a tier that keeps each page raw in one 4 KiB frame of a FrameArena.
 //
 // The common body of DramTier (local memory) and NumaTier (memory bound to one node): store is
-// a lock-free frame allocation plus one memcpy, load is one memcpy. Subclasses only decide where
+// a lock-free frame allocation plus one streaming copy (tiers/page_copy.h), load is one memcpy.
+// Pages go to the frame their slot's hint names when it is free, so that a load can prefetch
+// the frame before it has read the index (Tier::Prefetch); a duplicate store overwrites the
+// frame in place, which keeps the page where the hint says. Subclasses only decide where
 // the arena's memory comes from (Open) and what extra statistics they report.
 //
 // Thread-safety: as Tier.
@@ -27,6 +30,8 @@ class FrameTier : public Tier {
   FrameTier(std::string name, TierKind kind, FrameArena arena);
 
   Status DoStore(const void* page, TierHandle* handle) override;
+  Status DoStoreHinted(const void* page, uint64_t hint, TierHandle* handle) override;
+  Status DoOverwrite(TierHandle handle, const void* page) override;
   Status DoLoad(TierHandle handle, void* page) override;
   void DoFree(TierHandle handle) override;
   uint64_t DoCapacityBytes() const override { return arena_.bytes(); }

@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace tierswap {
 
 inline constexpr size_t kPageSize = 4096;
@@ -16,7 +20,7 @@ inline constexpr size_t kPageShift = 12;
 inline constexpr size_t kWordsPerPage = kPageSize / sizeof(uint64_t);
 
 // True when the page is one 8-byte value repeated; *value receives it. Reads the page once and
-// stops at the first differing word, which for ordinary data is within the first few words.
+// stops within the first 128 bytes that differ, which for ordinary data is the first block.
 inline bool IsSameFilled(const void* page, uint64_t* value) {
   const auto* bytes = static_cast<const unsigned char*>(page);
   uint64_t first;
@@ -25,11 +29,24 @@ inline bool IsSameFilled(const void* page, uint64_t* value) {
   uint64_t last;
   std::memcpy(&last, bytes + kPageSize - sizeof(last), sizeof(last));
   if (last != first) return false;
+#if defined(__AVX2__)
+  const __m256i v = _mm256_set1_epi64x(static_cast<long long>(first));
+  for (size_t i = 0; i < kPageSize; i += 128) {
+    const auto* p = reinterpret_cast<const __m256i*>(bytes + i);
+    const __m256i d = _mm256_or_si256(
+        _mm256_or_si256(_mm256_xor_si256(_mm256_loadu_si256(p), v),
+                        _mm256_xor_si256(_mm256_loadu_si256(p + 1), v)),
+        _mm256_or_si256(_mm256_xor_si256(_mm256_loadu_si256(p + 2), v),
+                        _mm256_xor_si256(_mm256_loadu_si256(p + 3), v)));
+    if (!_mm256_testz_si256(d, d)) return false;
+  }
+#else
   for (size_t i = 1; i < kWordsPerPage - 1; ++i) {
     uint64_t w;
     std::memcpy(&w, bytes + i * sizeof(w), sizeof(w));
     if (w != first) return false;
   }
+#endif
   *value = first;
   return true;
 }

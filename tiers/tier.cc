@@ -8,7 +8,8 @@ void Tier::ExportStats(StatsSink& sink) const {
   sink.Gauge("capacity_bytes", capacity_bytes());
   sink.Gauge("used_bytes", used_bytes());
   sink.Gauge("stored_pages", stored_pages());
-  sink.Counter("stores", counters_.Sum(kStores));
+  sink.Counter("stores", stores());
+  sink.Counter("overwrites", counters_.Sum(kOverwrites));
   sink.Counter("store_rejects", counters_.Sum(kStoreRejects));
   sink.Counter("loads", counters_.Sum(kLoads));
   sink.Counter("load_errors", counters_.Sum(kLoadErrors));
@@ -46,9 +47,9 @@ void Tier::Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter) {
   counters_.Add(raw_counter + 1, target - raw);
 }
 
-Status Tier::EmulatedStore(const void* page, TierHandle* handle) {
+Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint) {
   const uint64_t start = TscNow();
-  const Status s = DoStore(page, handle);
+  const Status s = DoStoreHinted(page, hint, handle);
   if (s != Status::kOk) {
     counters_.Add(kStoreRejects);
     return s;

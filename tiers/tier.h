@@ -31,6 +31,7 @@
 
 #include "tiers/sharded_counter.h"
 #include "tiers/stats_sink.h"
+#include "tiers/page_copy.h"
 #include "tiers/status.h"
 #include "tiers/tsc.h"
 
@@ -70,11 +71,37 @@ class Tier {
   TierKind kind() const { return kind_; }
 
   // Stores a copy of the 4 KiB `page`. kOk: *handle names the copy. kNoSpace: the tier is full.
-  [[nodiscard]] Status Store(const void* page, TierHandle* handle) {
-    if (emulated_) return EmulatedStore(page, handle);
-    const Status s = DoStore(page, handle);
+  // `hint` is a placement hint (a hash of the slot): a tier that can put the page at a place
+  // derived from it lets Prefetch start the page's fetch before the index is read.
+  [[nodiscard]] Status Store(const void* page, TierHandle* handle, uint64_t hint = 0) {
+    if (emulated_) return EmulatedStore(page, handle, hint);
+    const Status s = DoStoreHinted(page, hint, handle);
     counters_.Add(s == Status::kOk ? kStores : kStoreRejects);
     return s;
+  }
+  // Replaces the page behind `handle` in place, if the tier can (frame tiers): kOk, or kRejected
+  // when it cannot (the caller then stores a new copy). The caller holds the slot's entry lock,
+  // so no load of this handle runs meanwhile.
+  [[nodiscard]] Status Overwrite(TierHandle handle, const void* page) {
+    if (!overwritable_) return Status::kRejected;
+    const uint64_t start = emulated_ ? TscNow() : 0;
+    const Status s = DoOverwrite(handle, page);
+    if (s == Status::kOk) {
+      if (emulated_) Emulate(start, write_ticks_, kRawStoreTicks);
+      counters_.Add(kOverwrites);
+    }
+    return s;
+  }
+  // Starts fetching the page a Store with this hint would have placed at, if the tier places
+  // by hint. Cheap (no virtual call): a load calls it before it reads the index, so the frame's
+  // cache misses overlap the entry's.
+  void Prefetch(uint64_t hint) const {
+    if (hint_frames_ != 0) {
+      PrefetchFrame(hint_base_ + (size_t{HintFrame(hint, hint_frames_)} << kPageShift));
+    }
+  }
+  static uint32_t HintFrame(uint64_t hint, uint32_t frames) {
+    return static_cast<uint32_t>(hint % frames);
   }
   // Copies the page named by `handle` into `page` (4 KiB).
   [[nodiscard]] Status Load(TierHandle handle, void* page) {
@@ -97,7 +124,8 @@ class Tier {
     const uint64_t frees = counters_.Sum(kFrees);
     return counters_.Sum(kStores) - frees;
   }
-  uint64_t stores() const { return counters_.Sum(kStores); }
+  // Pages stored on the tier, in-place replacements of a stored page included.
+  uint64_t stores() const { return counters_.Sum(kStores) + counters_.Sum(kOverwrites); }
   uint64_t loads() const { return counters_.Sum(kLoads); }
   // Bytes of DRAM the tier spends on bookkeeping (allocator bitmaps, counters).
   size_t MetadataBytes() const { return DoMetadataBytes() + decltype(counters_)::MemoryBytes(); }
@@ -116,6 +144,20 @@ class Tier {
   Tier(std::string name, TierKind kind) : name_(std::move(name)), kind_(kind) {}
 
   virtual Status DoStore(const void* page, TierHandle* handle) = 0;
+  // Store with a placement hint; tiers that ignore hints need not override it.
+  virtual Status DoStoreHinted(const void* page, uint64_t /*hint*/, TierHandle* handle) {
+    return DoStore(page, handle);
+  }
+  // In-place replacement (see Overwrite); only called when EnableOverwrite() was called.
+  virtual Status DoOverwrite(TierHandle /*handle*/, const void* /*page*/) {
+    return Status::kRejected;
+  }
+  // For tiers that keep page `i` at `base + i * 4 KiB` and honour hints: enables Prefetch.
+  void EnableHintPrefetch(const unsigned char* base, uint32_t frames) {
+    hint_base_ = base;
+    hint_frames_ = frames;
+  }
+  void EnableOverwrite() { overwritable_ = true; }
   virtual Status DoLoad(TierHandle handle, void* page) = 0;
   virtual void DoFree(TierHandle handle) = 0;
   virtual uint64_t DoCapacityBytes() const = 0;
@@ -125,12 +167,12 @@ class Tier {
 
  private:
   enum Counter : size_t {
-    kStores, kStoreRejects, kLoads, kLoadErrors, kFrees,
+    kStores, kStoreRejects, kLoads, kLoadErrors, kFrees, kOverwrites,
     kRawStoreTicks, kInjectedStoreTicks, kRawLoadTicks, kInjectedLoadTicks,
     kNumCounters
   };
 
-  Status EmulatedStore(const void* page, TierHandle* handle);
+  Status EmulatedStore(const void* page, TierHandle* handle, uint64_t hint);
   Status EmulatedLoad(TierHandle handle, void* page);
   // Spins until `start + latency + max(raw, transfer)`; counts raw and injected ticks.
   void Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter);
@@ -138,6 +180,9 @@ class Tier {
   const std::string name_;
   const TierKind kind_;
   bool emulated_ = false;
+  bool overwritable_ = false;
+  const unsigned char* hint_base_ = nullptr;
+  uint32_t hint_frames_ = 0;
   TierEmulation emulation_;
   uint64_t read_ticks_ = 0, write_ticks_ = 0, transfer_ticks_ = 0;
   ShardedCounters<kNumCounters> counters_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -61,6 +62,27 @@ TEST_F(BackendTest, StoreToOccupiedOffsetReplacesThePage) {
   EXPECT_EQ(LoadOrDie(0, 3), PatternPage(11));
   EXPECT_EQ(backend_->stored_pages(), 1u);
   EXPECT_EQ(backend_->tier(0).stored_pages(), 1u) << "the old frame was freed";
+}
+
+TEST_F(BackendTest, DuplicateStoreOnTheFastestTierOverwritesItsFrameInPlace) {
+  ASSERT_EQ(backend_->Store(0, 3, PatternPage(10).data()), Status::kOk);
+  const uint64_t stores_before = backend_->tier(0).stores();
+  ASSERT_EQ(backend_->Store(0, 3, PatternPage(11).data()), Status::kOk);
+  EXPECT_EQ(LoadOrDie(0, 3), PatternPage(11));
+  EXPECT_EQ(backend_->tier(0).stored_pages(), 1u);
+  EXPECT_EQ(backend_->tier(0).stores(), stores_before + 1);
+  EXPECT_NE(backend_->StatsJson().find("\"overwrites\":1"), std::string::npos);
+}
+
+TEST_F(BackendTest, DenseOffsetsAreStoredAtTheirHintedFrames) {
+  // Slot o of type 0 goes to frame o when it is free, which is what lets a load prefetch the
+  // frame before reading the index. Checked through the tier's frame addresses.
+  auto* tier = dynamic_cast<const DramTier*>(&backend_->tier(0));
+  ASSERT_NE(tier, nullptr);
+  for (uint64_t o = 0; o < 16; ++o) ASSERT_EQ(backend_->Store(0, o, PatternPage(o).data()), Status::kOk);
+  for (uint64_t o = 0; o < 16; ++o) {
+    EXPECT_EQ(std::memcmp(tier->FrameAddress(o), PatternPage(o).data(), kPageSize), 0) << o;
+  }
 }
 
 TEST_F(BackendTest, FailedStoreToOccupiedOffsetDropsTheOldPage) {

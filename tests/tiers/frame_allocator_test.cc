@@ -37,6 +37,26 @@ TEST(FrameAllocatorTest, FreedFramesAreReused) {
   EXPECT_TRUE(a.IsAllocated(got[3]));
 }
 
+TEST(FrameAllocatorTest, PreferredFrameIsReturnedWhenFree) {
+  FrameAllocator a(10000);
+  EXPECT_EQ(a.Allocate(1234), 1234u);
+  EXPECT_EQ(a.Allocate(9999), 9999u);
+  // Taken: another frame, still a valid one.
+  const uint32_t other = a.Allocate(1234);
+  EXPECT_NE(other, 1234u);
+  EXPECT_LT(other, 10000u);
+  EXPECT_EQ(a.used(), 3u);
+  // Out of range preference: any frame.
+  EXPECT_NE(a.Allocate(20000), FrameAllocator::kNoFrame);
+}
+
+TEST(FrameAllocatorTest, PreferredAllocationRespectsCapacity) {
+  FrameAllocator a(3);
+  for (uint32_t i = 0; i < 3; ++i) EXPECT_NE(a.Allocate(1), FrameAllocator::kNoFrame);
+  EXPECT_EQ(a.Allocate(1), FrameAllocator::kNoFrame);
+  EXPECT_EQ(a.used(), 3u);
+}
+
 TEST(FrameAllocatorTest, ZeroFramesIsAlwaysFull) {
   FrameAllocator a(0);
   EXPECT_EQ(a.Allocate(), FrameAllocator::kNoFrame);
