@@ -72,7 +72,7 @@ class Backend {
   // Copies the page of (type, offset) into `page` (4 KiB).
   //   kOk        copied; with exclusive loads the page is also dropped and *exclusive = true
   //   kNotFound  no page held; `page` is untouched
-  //   kIoError   the tier failed; `page` is untouched; the slot stays held
+  //   kIoError   the tier failed; `page` holds unspecified bytes; the slot stays held
   //   kNotInitialized, kInvalidArgument as for Store
   // `exclusive` may be null.
   [[nodiscard]] Status Load(unsigned type, uint64_t offset, void* page, bool* exclusive = nullptr);

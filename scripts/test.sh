@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# All tests: install what is needed, build, run the whole suite, then the concurrency tests
-# again under ThreadSanitizer. Exits non-zero on the first failing stage.
+# All tests: install what is needed, build, run the whole suite, run the hardware tests in the
+# NUMA lab (../shared/numa-lab: far NUMA nodes, HMAT, DAX pmem), then the concurrency tests again
+# under ThreadSanitizer. Exits non-zero on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,10 +11,13 @@ scripts/build.sh build
 echo "== ctest: all tests =="
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 
+echo "== NUMA lab: far-node, DAX pmem and all-tier tests in a guest with a real topology =="
+scripts/lab-test.sh build
+
 echo "== ThreadSanitizer: concurrency tests =="
 # Only the binaries labelled `concurrency` are built: they hold every multi-threaded test.
 tsan_targets=(frame_allocator_test tier_conformance_test page_index_test backend_test
-              backend_model_test)
+              backend_model_test compressed_tier_test)
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIERSWAP_SANITIZE=thread \
   -DTIERSWAP_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan -j "$(nproc)" --target "${tsan_targets[@]}"

@@ -39,7 +39,9 @@ void Tier::SetEmulation(const TierEmulation& emulation) {
 }
 
 void Tier::Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter) {
-  const uint64_t raw = TscNow() - start;
+  // Fenced: the copy must really be over before its time is taken, or the injected latency
+  // would overlap its tail and the operation would cost less than configured.
+  const uint64_t raw = TscNowAfter() - start;
   const uint64_t target = latency_ticks + (raw > transfer_ticks_ ? raw : transfer_ticks_);
   SpinUntil(start + target);
   counters_.Add(raw_counter, raw);

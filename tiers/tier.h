@@ -11,7 +11,8 @@
 // Contract for implementations:
 //  - DoStore copies the page synchronously; when it returns, the caller may reuse its buffer.
 //  - A handle returned by DoStore stays valid, and DoLoad returns exactly the stored bytes, until
-//    DoFree(handle). DoLoad never writes to `page` unless it returns kOk.
+//    DoFree(handle). When DoLoad fails (kIoError), `page` may hold partial data: callers must not
+//    use it (a compressed tier decompresses straight into it rather than paying another copy).
 //  - DoStore returns kNoSpace when the tier has no room; it never exceeds its capacity. It returns
 //    kRejected when it declines this particular page (a compressed tier, for a page that does
 //    not compress), so placement can put the page on another tier.

@@ -30,6 +30,18 @@ inline uint64_t TscNow() {
 #endif
 }
 
+// TscNow after every earlier instruction has completed (lfence; rdtsc). A plain rdtsc may run
+// while a preceding page copy is still waiting for memory, which would make the copy look
+// shorter than it was; timing the end of an operation needs this one.
+inline uint64_t TscNowAfter() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_lfence();
+  return __rdtsc();
+#else
+  return TscNow();
+#endif
+}
+
 // Counter ticks per nanosecond (calibrated on first call, about 20 ms).
 double TscTicksPerNs();
 

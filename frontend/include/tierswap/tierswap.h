@@ -28,7 +28,8 @@
  *         invalidate_page(t, o), invalidate_area(t) or the next store to (t, o);
  *       - a store to an occupied slot either succeeds and replaces the page, or fails AND the
  *         old page is dropped: stale data is never returned;
- *       - a failed load leaves the caller's buffer untouched.
+ *       - a load that misses (-ENOENT) leaves the caller's buffer untouched; after -EIO (a tier
+ *         could not return the page) the buffer's contents are unspecified and must not be used.
  *  7. No C++ exception ever crosses this interface.
  */
 #ifndef TIERSWAP_TIERSWAP_H_
