@@ -25,6 +25,7 @@ class FrameTier : public Tier {
   static uint32_t FrameOf(TierHandle h) { return static_cast<uint32_t>(h); }
   // Address of a frame: for tests that corrupt or inspect memory behind the tier's back.
   unsigned char* FrameAddress(TierHandle h) const { return arena_.frame(FrameOf(h)); }
+  unsigned char* DirectAddress(TierHandle h) const override { return FrameAddress(h); }
 
  protected:
   FrameTier(std::string name, TierKind kind, FrameArena arena);

@@ -36,6 +36,7 @@ class NumaTier final : public FrameTier {
   static Result<std::unique_ptr<NumaTier>> Open(const NumaTierOptions& options);
 
   int node() const { return node_; }
+  int BoundNode() const override { return node_; }
   // Frames found on another node (or not present) by the last check: at open, or Verify().
   uint64_t misplaced_frames() const { return misplaced_frames_.load(std::memory_order_relaxed); }
   // Frames checked: all of the tier's frames.

@@ -77,6 +77,7 @@ class PmemTier final : public Tier {
   unsigned char* FrameAddress(TierHandle handle) const {
     return base_ + (size_t{static_cast<uint32_t>(handle)} << kPageShift);
   }
+  unsigned char* DirectAddress(TierHandle handle) const override { return FrameAddress(handle); }
 
  protected:
   Status DoStore(const void* page, TierHandle* handle) override;

@@ -49,6 +49,11 @@ void Tier::Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter) {
   counters_.Add(raw_counter + 1, target - raw);
 }
 
+void Tier::SpinUntilEmulated(uint64_t start, uint64_t latency_ticks) const {
+  const uint64_t raw = TscNowAfter() - start;
+  SpinUntil(start + latency_ticks + (raw > transfer_ticks_ ? raw : transfer_ticks_));
+}
+
 Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint) {
   const uint64_t start = TscNow();
   const Status s = DoStoreHinted(page, hint, handle);

@@ -117,6 +117,27 @@ class Tier {
     counters_.Add(kFrees);
   }
 
+  // The probe's access (placement/probe.h): the same path as Store/Load/Free, emulation
+  // included, but not counted in the statistics, so measuring a tier does not look like use.
+  [[nodiscard]] Status ProbeStore(const void* page, TierHandle* handle) {
+    const uint64_t start = emulated_ ? TscNow() : 0;
+    const Status s = DoStore(page, handle);
+    if (s == Status::kOk && emulated_) SpinUntilEmulated(start, write_ticks_);
+    return s;
+  }
+  [[nodiscard]] Status ProbeLoad(TierHandle handle, void* page) {
+    const uint64_t start = emulated_ ? TscNow() : 0;
+    const Status s = DoLoad(handle, page);
+    if (s == Status::kOk && emulated_) SpinUntilEmulated(start, read_ticks_);
+    return s;
+  }
+  void ProbeFree(TierHandle handle) { DoFree(handle); }
+  // The address of a stored page's bytes, for tiers that keep pages raw in addressable memory
+  // (frame tiers, pmem); nullptr otherwise (compressed). The probe chases pointers through it.
+  virtual unsigned char* DirectAddress(TierHandle /*handle*/) const { return nullptr; }
+  // The NUMA node the tier's memory is on, or -1 when not bound to one.
+  virtual int BoundNode() const { return -1; }
+
   uint64_t capacity_bytes() const { return DoCapacityBytes(); }
   // Memory the tier holds for stored pages, fragmentation included.
   uint64_t used_bytes() const { return DoUsedBytes(); }
@@ -177,6 +198,8 @@ class Tier {
   Status EmulatedLoad(TierHandle handle, void* page);
   // Spins until `start + latency + max(raw, transfer)`; counts raw and injected ticks.
   void Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter);
+  // The same spin without counting (probe operations).
+  void SpinUntilEmulated(uint64_t start, uint64_t latency_ticks) const;
 
   const std::string name_;
   const TierKind kind_;
