@@ -1,5 +1,6 @@
 #include "frontend/backend.h"
 
+#include <chrono>
 #include <utility>
 
 #include "frontend/json_writer.h"
@@ -8,11 +9,35 @@
 
 namespace tierswap {
 
+namespace {
+
+thread_local RejectReason t_last_reject = RejectReason::kNone;
+
+}  // namespace
+
+const char* RejectReasonName(RejectReason r) {
+  switch (r) {
+    case RejectReason::kNone: return "none";
+    case RejectReason::kFull: return "full";
+    case RejectReason::kQuota: return "quota";
+    case RejectReason::kFrozen: return "frozen";
+    case RejectReason::kPoorCompression: return "poor_compression";
+    case RejectReason::kAllocation: return "allocation";
+    case RejectReason::kIo: return "io";
+    case RejectReason::kBadArgument: return "bad_argument";
+  }
+  return "unknown";
+}
+
+RejectReason Backend::LastRejectReason() { return t_last_reject; }
+
 Result<std::unique_ptr<Backend>> Backend::Open(const Config& config) {
   auto tiers = OpenTiers(config);
   if (!tiers) return tiers.take_error();
   BackendOptions options;
   options.exclusive_loads = config.exclusive_loads;
+  options.placement = config.placement;
+  options.quotas = config.quotas;
   return Open(std::move(tiers).value(), options);
 }
 
@@ -26,15 +51,166 @@ Result<std::unique_ptr<Backend>> Backend::Open(std::vector<std::unique_ptr<Tier>
   for (const auto& t : tiers) {
     if (t == nullptr) return MakeError(Status::kInvalidArgument, "a tier is null");
   }
-  return std::unique_ptr<Backend>(new Backend(std::move(tiers), options));
+  auto policy = MakePolicy(options.placement.policy);
+  if (policy == nullptr) {
+    return MakeError(Status::kInvalidArgument, "unknown placement policy '" +
+                                                   options.placement.policy +
+                                                   "' (known: static, adaptive)");
+  }
+  policy->set_promote_after_loads(options.placement.promote_after_loads);
+  for (const QuotaConfig& q : options.quotas) {
+    if (q.type >= kMaxTypes || q.max_bytes < kPageSize) {
+      return MakeError(Status::kInvalidArgument,
+                       "quota for type " + std::to_string(q.type) + " of " +
+                           std::to_string(q.max_bytes) + " bytes: a quota holds at least one page");
+    }
+  }
+  // Measure every tier before any page arrives, and rank them by what a load costs.
+  std::vector<TierProbe> probes;
+  if (options.placement.probe_budget_ms > 0) {
+    ProbeOptions po;
+    po.budget_ms = options.placement.probe_budget_ms;
+    for (auto& t : tiers) probes.push_back(ProbeTier(*t, po));
+  }
+  return std::unique_ptr<Backend>(
+      new Backend(std::move(tiers), options, std::move(policy), std::move(probes)));
 }
 
-Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions options)
-    : tiers_(std::move(tiers)), options_(options) {}
+Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions options,
+                 std::unique_ptr<PlacementPolicy> policy, std::vector<TierProbe> probes)
+    : tiers_(std::move(tiers)),
+      options_(std::move(options)),
+      policy_(std::move(policy)),
+      probes_(std::move(probes)),
+      view_(tiers_.size()) {
+  // Without a probe, configuration order is the rank.
+  if (!probes_.empty()) view_.rank = RankTiers(probes_);
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    view_.compressed[t] = tiers_[t]->kind() == TierKind::kCompressed;
+  }
+  for (const QuotaConfig& q : options_.quotas) quota_pages_[q.type] = q.max_bytes / kPageSize;
+  std::vector<Tier*> raw;
+  for (auto& t : tiers_) raw.push_back(t.get());
+  MigratorOptions mo;
+  mo.high_watermark = options_.placement.high_watermark;
+  mo.low_watermark = options_.placement.low_watermark;
+  mo.max_migration_mbps = options_.placement.max_migration_mbps;
+  mo.min_residency_ms = options_.placement.min_residency_ms;
+  MigratorHost& host = *this;
+  migrator_ = std::make_unique<Migrator>(index_, std::move(raw), view_, mo, host);
+  if (options_.placement.background) mover_ = std::thread([this] { MoverLoop(); });
+}
 
 Backend::~Backend() {
+  if (mover_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mover_mu_);
+      mover_stop_ = true;
+    }
+    mover_cv_.notify_all();
+    mover_.join();
+  }
   // Free every tier handle the index still references, so tiers see a clean shutdown.
   for (unsigned type = 0; type < kMaxTypes; ++type) InvalidateArea(type);
+}
+
+void Backend::MoverLoop() {
+  // The background mover: wakes every mover_interval_ms. Only placement policies that migrate
+  // move pages on their own; evacuation of a shrunk or offline tier always runs.
+  const auto interval = std::chrono::milliseconds(options_.placement.mover_interval_ms);
+  std::unique_lock<std::mutex> lock(mover_mu_);
+  while (!mover_stop_) {
+    mover_cv_.wait_for(lock, interval, [this] { return mover_stop_; });
+    if (mover_stop_) break;
+    lock.unlock();
+    if (policy_->Migrates()) migrator_->Step();
+    lock.lock();
+  }
+}
+
+size_t Backend::Maintain() { return policy_->Migrates() ? migrator_->Step() : 0; }
+
+int Backend::FindTier(std::string_view name) const {
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    if (tiers_[t]->name() == name) return static_cast<int>(t);
+  }
+  return -1;
+}
+
+bool Backend::IsTierOnline(unsigned tier) const {
+  return tier < tiers_.size() && view_.online[tier].load(std::memory_order_relaxed);
+}
+
+void Backend::SetWriteback(WritebackFn fn, void* ctx) {
+  std::lock_guard<std::mutex> lock(control_mu_);
+  writeback_ = fn;
+  writeback_ctx_ = ctx;
+}
+
+Result<uint64_t> Backend::SetTierCapacity(unsigned tier, uint64_t bytes) {
+  if (tier >= tiers_.size()) {
+    return MakeError(Status::kInvalidArgument, "no tier " + std::to_string(tier));
+  }
+  Tier& t = *tiers_[tier];
+  if (bytes > t.capacity_bytes()) {
+    return MakeError(Status::kInvalidArgument,
+                     "tier '" + t.name() + "': " + std::to_string(bytes) +
+                         " bytes is more than its configured capacity of " +
+                         std::to_string(t.capacity_bytes()) + " bytes (it can shrink and grow "
+                         "back up to that)");
+  }
+  std::lock_guard<std::mutex> lock(control_mu_);
+  t.SetLimit(bytes);
+  const Migrator::EvacuateResult r = migrator_->Evacuate(tier, writeback_, writeback_ctx_);
+  return r.remaining_pages;
+}
+
+Result<uint64_t> Backend::TierOffline(unsigned tier) {
+  if (tier >= tiers_.size()) {
+    return MakeError(Status::kInvalidArgument, "no tier " + std::to_string(tier));
+  }
+  std::lock_guard<std::mutex> lock(control_mu_);
+  view_.online[tier].store(false, std::memory_order_relaxed);
+  tiers_[tier]->SetLimit(0);
+  const Migrator::EvacuateResult r = migrator_->Evacuate(tier, writeback_, writeback_ctx_);
+  return r.remaining_pages;
+}
+
+Status Backend::TierOnline(unsigned tier) {
+  if (tier >= tiers_.size()) return Status::kInvalidArgument;
+  std::lock_guard<std::mutex> lock(control_mu_);
+  tiers_[tier]->SetLimit(tiers_[tier]->capacity_bytes());
+  view_.online[tier].store(true, std::memory_order_relaxed);
+  return Status::kOk;
+}
+
+bool Backend::DropIfUnchanged(unsigned type, uint64_t offset, unsigned tier, uint32_t gen) {
+  PageEntry* e = index_.Find(type, offset);
+  if (e == nullptr) return false;
+  uint32_t ctl = e->Lock();
+  if (Ctl::Gen(ctl) != gen || Ctl::Kind(ctl) != EntryKind::kOnTier || Ctl::Tier(ctl) != tier) {
+    e->Unlock(ctl);
+    return false;
+  }
+  const Location old = DropLocked(type, *e, &ctl);
+  e->Unlock(ctl);
+  Release(old);
+  return true;
+}
+
+void Backend::Reject(RejectReason reason) {
+  t_last_reject = reason;
+  counters_.Add(kFailedStores);
+  switch (reason) {
+    case RejectReason::kFull: counters_.Add(kRejectNoSpace); break;
+    case RejectReason::kQuota: counters_.Add(kRejectQuota); break;
+    case RejectReason::kFrozen: counters_.Add(kRejectFrozen); break;
+    case RejectReason::kPoorCompression: counters_.Add(kRejectPoorCompression); break;
+    case RejectReason::kAllocation: counters_.Add(kRejectNoMemory); break;
+    case RejectReason::kIo: counters_.Add(kRejectIo); break;
+    case RejectReason::kBadArgument: counters_.Add(kRejectBadArgument); break;
+    case RejectReason::kNone: break;
+  }
 }
 
 bool Backend::IsInitialized(unsigned type) const {
@@ -53,18 +229,28 @@ Status Backend::Init(unsigned type, uint64_t nr_pages) {
   return Status::kOk;
 }
 
-Status Backend::Place(const void* page, uint64_t hint, Location* loc) {
-  for (size_t i = 0; i < tiers_.size(); ++i) {
+Status Backend::Place(const void* page, uint64_t hint, uint32_t bits, Location* loc,
+                      bool* incompressible) {
+  unsigned order[Ctl::kMaxTiers];
+  const size_t n = policy_->StoreOrder(bits, view_, order);
+  Status result = Status::kNoSpace;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned t = order[i];
     TierHandle h;
-    const Status s = tiers_[i]->Store(page, &h, hint);
+    const Status s = tiers_[t]->Store(page, &h, hint);
     if (s == Status::kOk) {
-      *loc = Location{EntryKind::kOnTier, static_cast<unsigned>(i), h};
+      *loc = Location{EntryKind::kOnTier, t, h};
       return Status::kOk;
     }
     // A full tier, or one that declines this page: the next tier may take it.
-    if (s != Status::kNoSpace && s != Status::kRejected) return s;
+    if (s == Status::kRejected) {
+      *incompressible = true;
+      if (result == Status::kNoSpace) result = Status::kRejected;
+    } else if (s != Status::kNoSpace) {
+      result = s;  // a tier failed (I/O, memory): remember it, but let another tier try
+    }
   }
-  return Status::kNoSpace;
+  return result;
 }
 
 void Backend::Release(const Location& loc) {
@@ -79,6 +265,8 @@ void Backend::Account(unsigned type, const Location& before, const Location& aft
       type_pages_.Add(type);
     } else {
       type_pages_.Sub(type);
+      // Increments happen where the quota is checked (Store), under the entry lock.
+      if (HasQuota(type)) quota_used_[type].fetch_sub(1, std::memory_order_relaxed);
     }
   }
   const bool was_same = before.kind == EntryKind::kSameFilled;
@@ -106,7 +294,7 @@ inline auto Decode(uint32_t ctl, const PageEntry& e) {
 
 }  // namespace
 
-Backend::Location Backend::DropLocked(unsigned type, PageEntry& e, uint32_t* ctl) {
+Backend::Location Backend::DropLocked(unsigned type, PageEntry& e, uint32_t* ctl, bool forget) {
   const auto d = Decode(*ctl, e);
   const Location old{d.kind, d.tier, d.payload};
   if (old.kind != EntryKind::kEmpty) {
@@ -114,52 +302,65 @@ Backend::Location Backend::DropLocked(unsigned type, PageEntry& e, uint32_t* ctl
     e.set_payload(0);
     Account(type, old, Location{});
   }
+  if (forget) *ctl = Ctl::WithPolicy(*ctl, 0);
   return old;
 }
 
 Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
   if (type >= kMaxTypes || page == nullptr) {
-    counters_.Add(kFailedStores);
-    counters_.Add(kRejectBadArgument);
+    Reject(RejectReason::kBadArgument);
     return Status::kInvalidArgument;
   }
   const uint64_t state = index_.State(type);
   if (!PageIndex::Initialized(state)) {
-    counters_.Add(kFailedStores);
-    counters_.Add(kRejectBadArgument);
+    Reject(RejectReason::kBadArgument);
     return Status::kNotInitialized;
   }
   const uint64_t nr_pages = index_.NrPages(type);
   if (offset >= kMaxPagesPerType || (nr_pages != 0 && offset >= nr_pages)) {
-    counters_.Add(kFailedStores);
-    counters_.Add(kRejectBadArgument);
+    Reject(RejectReason::kBadArgument);
     return Status::kInvalidArgument;
   }
 
   PageEntry* e = index_.FindOrCreate(type, offset);
   if (e == nullptr) {
     // No chunk could be mapped, so the slot cannot hold an old page either.
-    counters_.Add(kFailedStores);
-    counters_.Add(kRejectNoMemory);
+    Reject(RejectReason::kAllocation);
     return Status::kNoMemory;
+  }
+
+  // Reasons to refuse before any copy: frozen, or a type at its quota storing into an empty
+  // slot (quota_used_ is checked again, exactly, when the page is published).
+  RejectReason refuse = RejectReason::kNone;
+  const uint32_t peek = e->Peek();
+  if (frozen_.load(std::memory_order_relaxed)) {
+    refuse = RejectReason::kFrozen;
+  } else if (HasQuota(type) && Ctl::Kind(peek) == EntryKind::kEmpty &&
+             quota_used_[type].load(std::memory_order_relaxed) >= quota_pages_[type]) {
+    refuse = RejectReason::kQuota;
   }
 
   const uint64_t hint = SlotHint(type, offset);
   Location fresh;
   uint64_t fill;
   Status placed = Status::kOk;
-  if (IsSameFilled(page, &fill)) {
+  bool incompressible = false;
+  if (refuse != RejectReason::kNone) {
+    placed = Status::kNoSpace;
+  } else if (IsSameFilled(page, &fill)) {
     fresh = Location{EntryKind::kSameFilled, 0, fill};
   } else {
-    // A new version of a page on the fastest tier replaces it in place, under the entry lock:
-    // no allocation, and the page stays where its hint puts it. (Any placement would choose
-    // the fastest tier first.)
-    const uint32_t peek = e->Peek();
-    if (Ctl::Kind(peek) == EntryKind::kOnTier && Ctl::Tier(peek) == 0) {
+    // A new version of a page on the fastest online tier replaces it in place, under the entry
+    // lock: no allocation, and the page stays where its hint puts it.
+    const unsigned fastest = view_.rank[0];
+    if (Ctl::Kind(peek) == EntryKind::kOnTier && Ctl::Tier(peek) == fastest &&
+        view_.online[fastest].load(std::memory_order_relaxed)) {
       uint32_t ctl = e->Lock();
       if (index_.State(type) == state && Ctl::Kind(ctl) == EntryKind::kOnTier &&
-          Ctl::Tier(ctl) == 0 && tiers_[0]->Overwrite(e->payload(), page) == Status::kOk) {
-        e->Unlock(Ctl::Next(ctl, EntryKind::kOnTier, 0));
+          Ctl::Tier(ctl) == fastest &&
+          tiers_[fastest]->Overwrite(e->payload(), page) == Status::kOk) {
+        ctl = Ctl::WithPolicy(ctl, PlacementPolicy::AfterStore(Ctl::Policy(ctl)));
+        e->Unlock(Ctl::Next(ctl, EntryKind::kOnTier, fastest));
         counters_.Add(kDuplicateStores);
         counters_.Add(kSuccStores);
         return Status::kOk;
@@ -167,7 +368,7 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
       e->Unlock(ctl);
     }
     // Copy the page out first (the slow part, without the entry lock), then publish it.
-    placed = Place(page, hint, &fresh);
+    placed = Place(page, hint, Ctl::Policy(peek), &fresh, &incompressible);
   }
 
   bool dropped_old = false;
@@ -178,40 +379,60 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
       // of a dead area behind. Act as if the store came just after the invalidation.
       e->Unlock(ctl);
       if (placed == Status::kOk) Release(fresh);
-      counters_.Add(kFailedStores);
-      counters_.Add(kRejectBadArgument);
+      Reject(RejectReason::kBadArgument);
       return Status::kNotInitialized;
     }
+    const auto d = Decode(ctl, *e);
+    const bool had_page = d.kind != EntryKind::kEmpty;
+    if (placed == Status::kOk && !had_page && HasQuota(type) &&
+        quota_used_[type].fetch_add(1, std::memory_order_relaxed) >= quota_pages_[type]) {
+      // Racing stores of one type: the loser gives its page back. Exact: the counter is only
+      // raised here, under the slot's lock, and lowered when a page leaves (Account).
+      quota_used_[type].fetch_sub(1, std::memory_order_relaxed);
+      Release(fresh);
+      placed = Status::kNoSpace;
+      refuse = RejectReason::kQuota;
+    }
     if (placed == Status::kOk) {
-      const auto d = Decode(ctl, *e);
       const Location old{d.kind, d.tier, d.payload};
       e->set_payload(fresh.payload);
-      ctl = Ctl::Next(ctl, fresh.kind, fresh.tier);
+      uint32_t bits = PlacementPolicy::AfterStore(Ctl::Policy(ctl));
+      if (incompressible) bits |= page_bits::kIncompressible;
+      ctl = Ctl::Next(Ctl::WithPolicy(ctl, bits), fresh.kind, fresh.tier);
+      // A duplicate store of a quota'd type replaces a page: the count does not change, and
+      // Account (which lowers it when a page leaves) must not see this as a departure.
+      if (had_page && HasQuota(type)) quota_used_[type].fetch_add(1, std::memory_order_relaxed);
       Account(type, old, fresh);
       e->Unlock(ctl);
       // The old page is unreachable now; nobody can be reading its frame (readers hold the lock).
       Release(old);
-      if (old.kind != EntryKind::kEmpty || dropped_old) counters_.Add(kDuplicateStores);
+      if (had_page || dropped_old) counters_.Add(kDuplicateStores);
       if (fresh.kind == EntryKind::kSameFilled) counters_.Add(kSameFilledStores);
       counters_.Add(kSuccStores);
       return Status::kOk;
     }
     // Rejected. The slot must not keep its old page: drop it (frontswap's rule) ...
+    if (incompressible) ctl = Ctl::WithPolicy(ctl, Ctl::Policy(ctl) | page_bits::kIncompressible);
     const Location old = DropLocked(type, *e, &ctl);
     e->Unlock(ctl);
     Release(old);
     // ... and since that may have freed exactly the room the new page needs, try once more.
-    if (old.kind != EntryKind::kEmpty && !dropped_old) {
+    if (old.kind != EntryKind::kEmpty && !dropped_old && refuse == RejectReason::kNone) {
       dropped_old = true;
-      placed = Place(page, hint, &fresh);
+      placed = Place(page, hint, Ctl::Policy(ctl), &fresh, &incompressible);
       if (placed == Status::kOk) continue;
     }
-    counters_.Add(kFailedStores);
-    counters_.Add(placed == Status::kNoSpace ? kRejectNoSpace : kRejectNoMemory);
     if (old.kind != EntryKind::kEmpty || dropped_old) {
       counters_.Add(kDuplicateStores);
       counters_.Add(kDupDropped);
     }
+    if (refuse == RejectReason::kNone) {
+      refuse = placed == Status::kNoMemory   ? RejectReason::kAllocation
+               : placed == Status::kIoError  ? RejectReason::kIo
+               : placed == Status::kRejected ? RejectReason::kPoorCompression
+                                             : RejectReason::kFull;
+    }
+    Reject(refuse);
     return placed == Status::kNoMemory ? Status::kNoMemory : Status::kNoSpace;
   }
 }
@@ -227,7 +448,7 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
 
   // Start fetching the frame the fastest tier would hold this slot's page in, so that its cache
   // misses overlap the index entry's instead of following them.
-  tiers_[0]->Prefetch(SlotHint(type, offset));
+  tiers_[view_.rank[0]]->Prefetch(SlotHint(type, offset));
   PageEntry* e = index_.Find(type, offset);
   // A miss needs no lock: an empty, unlocked entry linearises before any racing store.
   if (e == nullptr ||
@@ -255,8 +476,11 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
       break;
     }
   }
+  const uint32_t bits = PlacementPolicy::AfterLoad(Ctl::Policy(ctl));
+  ctl = Ctl::WithPolicy(ctl, bits);
   Location old{};
   if (options_.exclusive_loads) {
+    // The policy bits stay: if the guest stores this page again, that is a refault.
     old = DropLocked(type, *e, &ctl);
     counters_.Add(kExclusiveDrops);
     if (exclusive != nullptr) *exclusive = true;
@@ -264,6 +488,13 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
   e->Unlock(ctl);
   Release(old);
   counters_.Add(kLoads);
+  // A page served by a slower tier that keeps being loaded is worth a promotion; the mover
+  // does it (never this thread), within its rate limit.
+  if (!options_.exclusive_loads && d.kind == EntryKind::kOnTier && d.tier != view_.rank[0] &&
+      policy_->WantsPromotion(bits)) {
+    migrator_->EnqueuePromotion(type, offset, d.tier);
+    counters_.Add(kPromotionsQueued);
+  }
   return Status::kOk;
 }
 
@@ -272,9 +503,10 @@ void Backend::InvalidatePage(unsigned type, uint64_t offset) {
   PageEntry* e = index_.Find(type, offset);
   if (e == nullptr) return;
   const uint32_t peek = e->Peek();
-  if (Ctl::Kind(peek) == EntryKind::kEmpty && !Ctl::Locked(peek)) return;
+  if (Ctl::Kind(peek) == EntryKind::kEmpty && !Ctl::Locked(peek) && Ctl::Policy(peek) == 0) return;
   uint32_t ctl = e->Lock();
-  const Location old = DropLocked(type, *e, &ctl);
+  // The kernel freed the slot: the next page stored here is another page, so forget the bits.
+  const Location old = DropLocked(type, *e, &ctl, /*forget=*/true);
   e->Unlock(ctl);
   if (old.kind != EntryKind::kEmpty) {
     Release(old);
@@ -288,9 +520,11 @@ void Backend::InvalidateArea(unsigned type) {
   counters_.Add(kAreaInvalidates);
   index_.ForEachEntry(type, [&](uint64_t /*offset*/, PageEntry& e) {
     const uint32_t peek = e.Peek();
-    if (Ctl::Kind(peek) == EntryKind::kEmpty && !Ctl::Locked(peek)) return;
+    if (Ctl::Kind(peek) == EntryKind::kEmpty && !Ctl::Locked(peek) && Ctl::Policy(peek) == 0) {
+      return;
+    }
     uint32_t ctl = e.Lock();
-    const Location old = DropLocked(type, e, &ctl);
+    const Location old = DropLocked(type, e, &ctl, /*forget=*/true);
     e.Unlock(ctl);
     Release(old);
   });
@@ -323,6 +557,14 @@ void Backend::ExportStats(StatsSink& sink) const {
   sink.Counter("reject_no_space", counters_.Sum(kRejectNoSpace));
   sink.Counter("reject_no_memory", counters_.Sum(kRejectNoMemory));
   sink.Counter("reject_bad_argument", counters_.Sum(kRejectBadArgument));
+  sink.Counter("reject_quota", counters_.Sum(kRejectQuota));
+  sink.Counter("reject_frozen", counters_.Sum(kRejectFrozen));
+  sink.Counter("reject_poor_compression", counters_.Sum(kRejectPoorCompression));
+  sink.Counter("reject_io", counters_.Sum(kRejectIo));
+  sink.Counter("promotions_queued", counters_.Sum(kPromotionsQueued));
+  sink.Gauge("frozen", frozen() ? 1 : 0);
+  sink.Text("placement_policy", policy_->name());
+  migrator_->ExportStats(sink);
   sink.Counter("same_filled_stores", counters_.Sum(kSameFilledStores));
   sink.Gauge("same_filled_pages", counters_.Sum(kSameFilledPages));
   const uint64_t stored = stored_pages();
@@ -331,9 +573,12 @@ void Backend::ExportStats(StatsSink& sink) const {
   sink.Gauge("metadata_bytes", meta);
   sink.Real("metadata_bytes_per_page", stored == 0 ? 0.0 : double(meta) / double(stored));
   sink.BeginList("tiers");
-  for (const auto& t : tiers_) {
+  for (size_t t = 0; t < tiers_.size(); ++t) {
     sink.BeginItem();
-    t->ExportStats(sink);
+    tiers_[t]->ExportStats(sink);
+    sink.Gauge("rank", view_.RankOf(static_cast<unsigned>(t)));
+    sink.Gauge("online", view_.online[t].load(std::memory_order_relaxed) ? 1 : 0);
+    if (!probes_.empty()) ExportProbe(probes_[t], sink);
     sink.EndItem();
   }
   sink.EndList();
@@ -347,6 +592,8 @@ void Backend::ExportStats(StatsSink& sink) const {
     sink.Gauge("initialized", PageIndex::Initialized(state) ? 1 : 0);
     sink.Gauge("nr_pages", index_.NrPages(type));
     sink.Gauge("stored_pages", pages);
+    sink.Gauge("stored_bytes", pages * kPageSize);
+    sink.Gauge("quota_bytes", quota_pages_[type] * kPageSize);
     sink.EndItem();
   }
   sink.EndList();

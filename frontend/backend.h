@@ -10,7 +10,10 @@
 //   - a store copies synchronously: the caller may reuse its buffer when Store returns.
 //
 // Pages that repeat one 8-byte value (zero pages, mostly) are kept in the page index only.
-// Other pages go to the first tier, in configuration order, that has room.
+// Other pages go where the placement policy says (placement/policy.h); a background mover
+// (placement/migrator.h) demotes cold pages and promotes reused ones, and follows capacity
+// changes (SetTierCapacity, TierOffline). Stores are rejected only when no tier can take the
+// page, a quota or a freeze says so; every reject has a counted reason.
 //
 // Thread-safety: every method may be called from any thread. Operations on different slots
 // run in parallel without a shared lock; operations on the same slot are ordered by that slot's
@@ -24,12 +27,19 @@
 #define TIERSWAP_FRONTEND_BACKEND_H_
 
 #include <cstdint>
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "frontend/config.h"
+#include "placement/migrator.h"
 #include "placement/page_index.h"
+#include "placement/policy.h"
+#include "placement/probe.h"
 #include "tiers/result.h"
 #include "tiers/sharded_counter.h"
 #include "tiers/stats_sink.h"
@@ -40,9 +50,17 @@ namespace tierswap {
 
 struct BackendOptions {
   bool exclusive_loads = false;  // a successful Load also drops the page
+  PlacementConfig placement;     // policy, watermarks, mover (docs/config.md, [placement])
+  std::vector<QuotaConfig> quotas;
 };
 
-class Backend {
+// Why the calling thread's last rejected store was rejected (for messages at the C ABI).
+enum class RejectReason : uint8_t {
+  kNone, kFull, kQuota, kFrozen, kPoorCompression, kAllocation, kIo, kBadArgument
+};
+const char* RejectReasonName(RejectReason r);
+
+class Backend final : private MigratorHost {
  public:
   static constexpr unsigned kMaxTypes = PageIndex::kMaxTypes;
   static constexpr uint64_t kMaxPagesPerType = PageIndex::kMaxPagesPerType;
@@ -85,6 +103,37 @@ class Backend {
   // be initialised again before it accepts stores. A no-op for type >= 32.
   void InvalidateArea(unsigned type);
 
+  // ---- Dynamic capacity and availability (all cold paths) ---------------------------------
+
+  // The index of the tier named `name`, or -1.
+  int FindTier(std::string_view name) const;
+  // Lets tier `tier` hold at most `bytes` (up to its configured capacity) and moves pages off it
+  // until it does: to other tiers, else to the writeback callback. Returns the number of pages
+  // still above the new capacity (0: done; > 0 only without a writeback callback).
+  Result<uint64_t> SetTierCapacity(unsigned tier, uint64_t bytes);
+  // Stops placing pages on `tier` and drains it as SetTierCapacity(0) does. Loads of pages still
+  // on it keep working. Returns the pages that could not be moved.
+  Result<uint64_t> TierOffline(unsigned tier);
+  // Places pages on `tier` again, up to its configured capacity.
+  Status TierOnline(unsigned tier);
+  bool IsTierOnline(unsigned tier) const;
+  // The callback that takes pages no tier can hold during SetTierCapacity/TierOffline (the
+  // guest writes them to its swap device). Null: such pages stay, and the calls report them.
+  void SetWriteback(WritebackFn fn, void* ctx);
+  // While frozen, every store is rejected (and, as with any rejected store, the slot's old page
+  // is dropped). Loads and invalidations work as usual.
+  void Freeze(bool frozen) { frozen_.store(frozen, std::memory_order_relaxed); }
+  bool frozen() const { return frozen_.load(std::memory_order_relaxed); }
+  // One synchronous pass of the mover (evacuation, promotion, demotion); returns pages moved.
+  // With [placement] background = false this is the only way pages move.
+  size_t Maintain();
+  const PlacementPolicy& policy() const { return *policy_; }
+  const TierView& tier_view() const { return view_; }
+  // What the probe measured at open, per tier (empty with probe_budget_ms = 0).
+  const std::vector<TierProbe>& probes() const { return probes_; }
+  // Why this thread's last rejected Store was rejected.
+  static RejectReason LastRejectReason();
+
   bool IsInitialized(unsigned type) const;
   uint64_t NrPages(unsigned type) const;
   size_t tier_count() const { return tiers_.size(); }
@@ -102,7 +151,16 @@ class Backend {
   std::string StatsJson(bool pretty = false) const;
 
  private:
-  Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions options);
+  Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions options,
+          std::unique_ptr<PlacementPolicy> policy, std::vector<TierProbe> probes);
+
+  // MigratorHost.
+  uint64_t HintOf(unsigned type, uint64_t offset) const override { return SlotHint(type, offset); }
+  bool DropIfUnchanged(unsigned type, uint64_t offset, unsigned tier, uint32_t gen) override;
+
+  void MoverLoop();
+  // Counts a rejected store and remembers its reason for this thread.
+  void Reject(RejectReason reason);
 
   // Location of a page as the entry records it.
   struct Location {
@@ -111,8 +169,10 @@ class Backend {
     uint64_t payload = 0;  // tier handle or fill value
   };
 
-  // Puts a non-same-filled page on the first tier with room.
-  Status Place(const void* page, uint64_t hint, Location* loc);
+  // Puts a non-same-filled page on the first tier the policy names that has room. A compressed
+  // tier that declines the page sets *incompressible.
+  Status Place(const void* page, uint64_t hint, uint32_t bits, Location* loc,
+               bool* incompressible);
   // The placement hint of a slot: dense offsets of one type map to consecutive frames.
   static uint64_t SlotHint(unsigned type, uint64_t offset) {
     return offset + uint64_t{type} * 0x9E3779B97F4A7C15ull;
@@ -122,7 +182,9 @@ class Backend {
   // Records a change of the slot's contents in the per-type and global gauges.
   void Account(unsigned type, const Location& before, const Location& after);
   // Drops the page of a locked entry; returns what it held. The caller unlocks, then Releases.
-  Location DropLocked(unsigned type, PageEntry& e, uint32_t* ctl);
+  // `forget` also clears the slot's policy bits (the slot was freed, not just emptied).
+  Location DropLocked(unsigned type, PageEntry& e, uint32_t* ctl, bool forget = false);
+  bool HasQuota(unsigned type) const { return quota_pages_[type] != 0; }
 
   enum Counter : size_t {
     kLoads,          // successful loads
@@ -140,14 +202,37 @@ class Backend {
     kExclusiveDrops, // pages dropped by exclusive loads
     kSameFilledStores,  // accepted stores kept as metadata only
     kSameFilledPages,   // gauge: same-filled pages held now
+    kRejectQuota,       // stores rejected because their type was at its quota
+    kRejectFrozen,      // stores rejected while frozen
+    kRejectPoorCompression,  // stores rejected: only compressed tiers had room, and declined
+    kRejectIo,          // stores rejected because a tier failed to write
+    kPromotionsQueued,  // loads from slower tiers that queued a promotion
     kNumCounters
   };
 
   PageIndex index_;
   std::vector<std::unique_ptr<Tier>> tiers_;
   const BackendOptions options_;
+  std::unique_ptr<PlacementPolicy> policy_;
+  const std::vector<TierProbe> probes_;  // measured at open (empty when the probe is off)
+  TierView view_;
+  std::unique_ptr<Migrator> migrator_;
   ShardedCounters<kNumCounters> counters_;
   ShardedCounters<kMaxTypes> type_pages_;  // gauge: pages held per type
+  // Quotas: max pages per type (0: none) and exact usage of types that have one. Only types with
+  // a quota pay for the shared counter.
+  uint64_t quota_pages_[kMaxTypes] = {};
+  std::atomic<uint64_t> quota_used_[kMaxTypes] = {};
+  std::atomic<bool> frozen_{false};
+
+  std::mutex control_mu_;  // SetTierCapacity, TierOffline/Online, SetWriteback
+  WritebackFn writeback_ = nullptr;
+  void* writeback_ctx_ = nullptr;
+
+  std::mutex mover_mu_;
+  std::condition_variable mover_cv_;
+  bool mover_stop_ = false;
+  std::thread mover_;
 };
 
 }  // namespace tierswap

@@ -39,7 +39,13 @@ constexpr std::array kKnownTierKinds = {TierKind::kDram, TierKind::kNuma, TierKi
                                         TierKind::kCompressed};
 
 // The keys each table accepts, in the order messages list them.
-constexpr std::array<std::string_view, 2> kTopLevelKeys = {"backend", "tier"};
+constexpr std::array<std::string_view, 4> kTopLevelKeys = {"backend", "tier", "placement",
+                                                           "quota"};
+constexpr std::array<std::string_view, 10> kPlacementKeys = {
+    "policy",          "high_watermark",      "low_watermark", "max_migration_mbps",
+    "min_residency_ms", "promote_after_loads", "background",    "mover_interval_ms",
+    "probe_budget_ms", "comment"};
+constexpr std::array<std::string_view, 2> kQuotaKeys = {"type", "max"};
 constexpr std::array<std::string_view, 1> kBackendKeys = {"exclusive_loads"};
 constexpr std::array<std::string_view, 14> kTierKeys = {
     "name",    "kind",  "capacity", "prefault", "node",    "path",
@@ -462,6 +468,119 @@ Result<void> ReadTiers(const Reporter& report, const toml::node& node, Config* c
   return {};
 }
 
+// Reads an optional number (integer or floating point) key in [min, max] into *out.
+Result<void> ReadNumber(const Reporter& report, const toml::table& table, std::string_view where,
+                        std::string_view key, double min, double max, double* out) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return {};
+  double v = 0;
+  if (const auto* d = node->as_floating_point()) {
+    v = d->get();
+  } else if (const auto* i = node->as_integer()) {
+    v = static_cast<double>(i->get());
+  } else {
+    return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) +
+                                        "': expected a number, got " + Describe(*node) + ".");
+  }
+  if (!(v >= min && v <= max)) {
+    std::ostringstream os;
+    os << v << " is out of range (" << min << " to " << max << ")";
+    return report.At(LineOf(*node),
+                     std::string(where) + "key '" + std::string(key) + "': " + os.str() + ".");
+  }
+  *out = v;
+  return {};
+}
+
+Result<void> ReadPlacement(const Reporter& report, const toml::node& node, PlacementConfig* p) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return report.At(LineOf(node),
+                     "key 'placement': expected a [placement] table, got " + Describe(node) + ".");
+  }
+  p->line = LineOf(node);
+  constexpr std::string_view kWhere = "[placement]: ";
+  if (auto unknown = FirstUnknownKey(*table, kPlacementKeys)) {
+    return report.At(unknown->second, std::string(kWhere) + "unknown key '" + unknown->first +
+                                          "' (known keys: " + JoinKeys(kPlacementKeys) + ").");
+  }
+  std::string ignored;
+  for (const Result<void>& r : {
+           ReadString(report, *table, kWhere, "policy", {"static", "adaptive"}, &p->policy),
+           ReadNumber(report, *table, kWhere, "high_watermark", 0.01, 1.0, &p->high_watermark),
+           ReadNumber(report, *table, kWhere, "low_watermark", 0.0, 1.0, &p->low_watermark),
+           ReadInt(report, *table, kWhere, "max_migration_mbps", 0, int64_t{1} << 40,
+                   &p->max_migration_mbps),
+           ReadInt(report, *table, kWhere, "min_residency_ms", 0, 86'400'000, &p->min_residency_ms),
+           ReadInt(report, *table, kWhere, "promote_after_loads", 1, 3, &p->promote_after_loads),
+           ReadBool(report, *table, kWhere, "background", &p->background),
+           ReadInt(report, *table, kWhere, "mover_interval_ms", 1, 60'000, &p->mover_interval_ms),
+           ReadNumber(report, *table, kWhere, "probe_budget_ms", 0.0, 10'000.0,
+                      &p->probe_budget_ms),
+           ReadString(report, *table, kWhere, "comment", {}, &ignored),
+       }) {
+    if (!r) return r.error();
+  }
+  if (p->low_watermark >= p->high_watermark) {
+    std::ostringstream os;
+    os << "low_watermark " << p->low_watermark << " must be below high_watermark "
+       << p->high_watermark << " (the gap is the hysteresis that keeps a tier from flapping).";
+    const toml::node* low = table->get("low_watermark");
+    return report.At(LineOf(low != nullptr ? *low : node), std::string(kWhere) + os.str());
+  }
+  return {};
+}
+
+Result<void> ReadQuotas(const Reporter& report, const toml::node& node, Config* config) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr) {
+    return report.At(LineOf(node), "key 'quota': expected [[quota]] tables, got " +
+                                       Describe(node) + " (write [[quota]], with two brackets).");
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    const toml::table* table = element.as_table();
+    const std::string where = "quota #" + std::to_string(i + 1) + ": ";
+    if (table == nullptr) {
+      return report.At(LineOf(element), where + "expected a table, got " + Describe(element) + ".");
+    }
+    if (auto unknown = FirstUnknownKey(*table, kQuotaKeys)) {
+      return report.At(unknown->second, where + "unknown key '" + unknown->first +
+                                            "' (known keys: " + JoinKeys(kQuotaKeys) + ").");
+    }
+    QuotaConfig q;
+    q.line = LineOf(element);
+    if (table->get("type") == nullptr) {
+      return report.At(q.line, where + "key 'type' is missing; a quota names its swap type (0-31).");
+    }
+    if (Result<void> r = ReadInt(report, *table, where, "type", 0, 31, &q.type); !r) {
+      return r.take_error();
+    }
+    const toml::node* max = table->get("max");
+    if (max == nullptr) {
+      return report.At(q.line, where + "key 'max' is missing; give a size such as \"512MiB\".");
+    }
+    TierConfig scratch;
+    if (Result<void> r = ReadTierCapacity(report, *max, where, &scratch); !r) {
+      Error e = r.take_error();
+      // ReadTierCapacity names the key 'capacity'; a quota's key is 'max'.
+      const size_t at = e.message.find("key 'capacity'");
+      if (at != std::string::npos) e.message.replace(at, 14, "key 'max'");
+      return e;
+    }
+    q.max_bytes = scratch.capacity_bytes;
+    for (const QuotaConfig& earlier : config->quotas) {
+      if (earlier.type == q.type) {
+        return report.At(q.line, where + "type " + std::to_string(q.type) +
+                                     " already has a quota (line " + std::to_string(earlier.line) +
+                                     ").");
+      }
+    }
+    config->quotas.push_back(q);
+  }
+  return {};
+}
+
 Result<Config> FromTable(const Reporter& report, const toml::table& root,
                          std::string_view source_name) {
   if (auto unknown = FirstUnknownKey(root, kTopLevelKeys)) {
@@ -469,12 +588,20 @@ Result<Config> FromTable(const Reporter& report, const toml::table& root,
     return report.At(unknown->second,
                      (is_table ? "unknown table [" + unknown->first + "]"
                                : "unknown top-level key '" + unknown->first + "'") +
-                         " (known: [backend], [[tier]]).");
+                         " (known: [backend], [placement], [[tier]], [[quota]]).");
   }
   Config config;
   config.source = std::string(source_name);
   if (const toml::node* backend = root.get("backend")) {
     if (Result<void> r = ReadBackend(report, *backend, &config); !r) return r.take_error();
+  }
+  if (const toml::node* placement = root.get("placement")) {
+    if (Result<void> r = ReadPlacement(report, *placement, &config.placement); !r) {
+      return r.take_error();
+    }
+  }
+  if (const toml::node* quotas = root.get("quota")) {
+    if (Result<void> r = ReadQuotas(report, *quotas, &config); !r) return r.take_error();
   }
   const toml::node* tiers = root.get("tier");
   if (tiers == nullptr) {

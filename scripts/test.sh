@@ -17,7 +17,7 @@ scripts/lab-test.sh build
 echo "== ThreadSanitizer: concurrency tests =="
 # Only the binaries labelled `concurrency` are built: they hold every multi-threaded test.
 tsan_targets=(frame_allocator_test tier_conformance_test page_index_test backend_test
-              backend_model_test compressed_tier_test)
+              backend_model_test compressed_tier_test backend_placement_test)
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIERSWAP_SANITIZE=thread \
   -DTIERSWAP_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan -j "$(nproc)" --target "${tsan_targets[@]}"

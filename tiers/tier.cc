@@ -14,6 +14,13 @@ void Tier::ExportStats(StatsSink& sink) const {
   sink.Counter("loads", counters_.Sum(kLoads));
   sink.Counter("load_errors", counters_.Sum(kLoadErrors));
   sink.Counter("frees", counters_.Sum(kFrees));
+  sink.Gauge("limit_bytes", limit_bytes());
+  sink.Counter("promotions_in", counters_.Sum(kPromotionsIn));
+  sink.Counter("promotions_out", counters_.Sum(kPromotionsOut));
+  sink.Counter("demotions_in", counters_.Sum(kDemotionsIn));
+  sink.Counter("demotions_out", counters_.Sum(kDemotionsOut));
+  sink.Counter("migrated_bytes", counters_.Sum(kMigratedBytes));
+  sink.Counter("wasted_migrations", counters_.Sum(kWastedMigrations));
   sink.Gauge("metadata_bytes", MetadataBytes());
   if (emulated_) {
     sink.Gauge("emulated_read_latency_ns", emulation_.read_latency_ns);

@@ -27,6 +27,7 @@
 #ifndef TIERSWAP_TIERS_TIER_H_
 #define TIERSWAP_TIERS_TIER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -75,6 +76,12 @@ class Tier {
   // `hint` is a placement hint (a hash of the slot): a tier that can put the page at a place
   // derived from it lets Prefetch start the page's fetch before the index is read.
   [[nodiscard]] Status Store(const void* page, TierHandle* handle, uint64_t hint = 0) {
+    // A lowered capacity (SetLimit) costs a used_bytes() sum per store while it lasts; the
+    // common case reads one flag.
+    if (limited_.load(std::memory_order_relaxed) && !RoomUnderLimit()) {
+      counters_.Add(kStoreRejects);
+      return Status::kNoSpace;
+    }
     if (emulated_) return EmulatedStore(page, handle, hint);
     const Status s = DoStoreHinted(page, hint, handle);
     counters_.Add(s == Status::kOk ? kStores : kStoreRejects);
@@ -117,6 +124,45 @@ class Tier {
     counters_.Add(kFrees);
   }
 
+  // The mover's access (placement/page_mover.h): a page leaving this tier for another
+  // (`promotion`: to a faster one) is read with MoveOut, and arrives with MoveIn. They behave as
+  // Load and Store (emulation included) but are counted as migrations, not as guest traffic.
+  [[nodiscard]] Status MoveOut(TierHandle handle, void* page, bool promotion) {
+    const uint64_t start = emulated_ ? TscNow() : 0;
+    const Status s = DoLoad(handle, page);
+    if (s == Status::kOk) {
+      if (emulated_) SpinUntilEmulated(start, read_ticks_);
+      counters_.Add(promotion ? kPromotionsOut : kDemotionsOut);
+    }
+    return s;
+  }
+  [[nodiscard]] Status MoveIn(const void* page, TierHandle* handle, uint64_t hint, bool promotion) {
+    if (limited_.load(std::memory_order_relaxed) && !RoomUnderLimit()) return Status::kNoSpace;
+    const uint64_t start = emulated_ ? TscNow() : 0;
+    const Status s = DoStoreHinted(page, hint, handle);
+    if (s == Status::kOk) {
+      if (emulated_) SpinUntilEmulated(start, write_ticks_);
+      counters_.Add(kMovedIn);
+      counters_.Add(promotion ? kPromotionsIn : kDemotionsIn);
+      counters_.Add(kMigratedBytes, kPageSize);
+    }
+    return s;
+  }
+
+  // Runtime capacity: a tier takes no new page that would bring used_bytes() above `bytes`
+  // (at most its capacity). Pages already above the limit stay until the mover moves them or
+  // they are freed. Cold path.
+  void SetLimit(uint64_t bytes) {
+    const uint64_t cap = capacity_bytes();
+    limit_bytes_.store(bytes < cap ? bytes : cap, std::memory_order_relaxed);
+    limited_.store(bytes < cap, std::memory_order_release);
+  }
+  uint64_t limit_bytes() const {
+    return limited_.load(std::memory_order_acquire) ? limit_bytes_.load(std::memory_order_relaxed)
+                                                    : capacity_bytes();
+  }
+  void CountWastedMigration() { counters_.Add(kWastedMigrations); }
+
   // The probe's access (placement/probe.h): the same path as Store/Load/Free, emulation
   // included, but not counted in the statistics, so measuring a tier does not look like use.
   [[nodiscard]] Status ProbeStore(const void* page, TierHandle* handle) {
@@ -144,7 +190,7 @@ class Tier {
   uint64_t stored_pages() const {
     // Frees first: every free follows its store, so stores read later are never fewer.
     const uint64_t frees = counters_.Sum(kFrees);
-    return counters_.Sum(kStores) - frees;
+    return counters_.Sum(kStores) + counters_.Sum(kMovedIn) - frees;
   }
   // Pages stored on the tier, in-place replacements of a stored page included.
   uint64_t stores() const { return counters_.Sum(kStores) + counters_.Sum(kOverwrites); }
@@ -190,6 +236,8 @@ class Tier {
  private:
   enum Counter : size_t {
     kStores, kStoreRejects, kLoads, kLoadErrors, kFrees, kOverwrites,
+    kMovedIn, kPromotionsIn, kPromotionsOut, kDemotionsIn, kDemotionsOut, kMigratedBytes,
+    kWastedMigrations,
     kRawStoreTicks, kInjectedStoreTicks, kRawLoadTicks, kInjectedLoadTicks,
     kNumCounters
   };
@@ -198,6 +246,9 @@ class Tier {
   Status EmulatedLoad(TierHandle handle, void* page);
   // Spins until `start + latency + max(raw, transfer)`; counts raw and injected ticks.
   void Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter);
+  bool RoomUnderLimit() const {
+    return used_bytes() + kPageSize <= limit_bytes_.load(std::memory_order_relaxed);
+  }
   // The same spin without counting (probe operations).
   void SpinUntilEmulated(uint64_t start, uint64_t latency_ticks) const;
 
@@ -205,6 +256,8 @@ class Tier {
   const TierKind kind_;
   bool emulated_ = false;
   bool overwritable_ = false;
+  std::atomic<bool> limited_{false};
+  std::atomic<uint64_t> limit_bytes_{0};
   const unsigned char* hint_base_ = nullptr;
   uint32_t hint_frames_ = 0;
   TierEmulation emulation_;

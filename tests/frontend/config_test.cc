@@ -150,9 +150,9 @@ TEST(ConfigTest, RejectsEmptyTierArrayWithLineNumber) {
 TEST(ConfigTest, RejectsEmptyText) { EXPECT_TRUE(HasText(ErrorOf(""), "defines no tier")); }
 
 TEST(ConfigTest, RejectsUnknownTopLevelTableWithLineNumber) {
-  const std::string msg = ErrorOf(std::string(kOneTier) + "\n[placement]\npolicy = \"lru\"\n");
+  const std::string msg = ErrorOf(std::string(kOneTier) + "\n[placment]\npolicy = \"lru\"\n");
   EXPECT_TRUE(HasText(msg, "test.toml:6:"));
-  EXPECT_TRUE(HasText(msg, "unknown table [placement]"));
+  EXPECT_TRUE(HasText(msg, "unknown table [placment]"));
 }
 
 TEST(ConfigTest, RejectsUnknownTopLevelKeyWithLineNumber) {
@@ -597,6 +597,86 @@ TEST(ConfigTierKindsTest, NodeMustBeANonNegativeInteger) {
   EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"c\"\nkind = \"numa\"\ncapacity = 4096\n"
                               "node = -1\n"),
                       "test.toml:5: tier 'c': key 'node': -1 is out of range (0 to 1023)"));
+}
+
+}  // namespace
+}  // namespace tierswap
+
+namespace tierswap {
+namespace {
+
+constexpr const char* kTier = "[[tier]]\nname = \"d\"\nkind = \"dram\"\ncapacity = \"1MiB\"\n";
+
+TEST(ConfigPlacementTest, DefaultsAreAdaptiveWithHysteresis) {
+  const Config c = Config::Default();
+  EXPECT_EQ(c.placement.policy, "adaptive");
+  EXPECT_LT(c.placement.low_watermark, c.placement.high_watermark);
+  EXPECT_TRUE(c.quotas.empty());
+}
+
+TEST(ConfigPlacementTest, ParsesEveryPlacementKey) {
+  Result<Config> r = Config::FromString(std::string(kTier) + R"([placement]
+policy = "static"
+high_watermark = 0.9
+low_watermark = 0.5
+max_migration_mbps = 128
+min_residency_ms = 250
+promote_after_loads = 2
+background = false
+mover_interval_ms = 5
+probe_budget_ms = 0
+)", "p.toml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const PlacementConfig& p = r->placement;
+  EXPECT_EQ(p.policy, "static");
+  EXPECT_DOUBLE_EQ(p.high_watermark, 0.9);
+  EXPECT_DOUBLE_EQ(p.low_watermark, 0.5);
+  EXPECT_EQ(p.max_migration_mbps, 128u);
+  EXPECT_EQ(p.min_residency_ms, 250u);
+  EXPECT_EQ(p.promote_after_loads, 2u);
+  EXPECT_FALSE(p.background);
+  EXPECT_EQ(p.mover_interval_ms, 5u);
+  EXPECT_DOUBLE_EQ(p.probe_budget_ms, 0.0);
+}
+
+TEST(ConfigPlacementTest, UnknownPolicyIsRefusedNamingTheChoices) {
+  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) + "[placement]\npolicy = \"lru\"\n"),
+                      "test.toml:6: [placement]: key 'policy': \"lru\" is not one of static, adaptive"));
+}
+
+TEST(ConfigPlacementTest, LowWatermarkMustBeBelowHigh) {
+  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) +
+                              "[placement]\nhigh_watermark = 0.8\nlow_watermark = 0.9\n"),
+                      "test.toml:7: [placement]: low_watermark 0.9 must be below high_watermark 0.8"));
+}
+
+TEST(ConfigPlacementTest, WatermarkOutOfRangeIsRefused) {
+  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) + "[placement]\nhigh_watermark = 1.5\n"),
+                      "key 'high_watermark': 1.5 is out of range"));
+}
+
+TEST(ConfigQuotaTest, ParsesQuotasPerType) {
+  Result<Config> r = Config::FromString(std::string(kTier) +
+                                            "[[quota]]\ntype = 3\nmax = \"512MiB\"\n"
+                                            "[[quota]]\ntype = 7\nmax = 8192\n",
+                                        "q.toml");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->quotas.size(), 2u);
+  EXPECT_EQ(r->quotas[0].type, 3u);
+  EXPECT_EQ(r->quotas[0].max_bytes, 512ull << 20);
+  EXPECT_EQ(r->quotas[1].max_bytes, 8192u);
+}
+
+TEST(ConfigQuotaTest, DuplicateTypeAndMissingKeysAreRefused) {
+  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) + "[[quota]]\ntype = 3\nmax = 4096\n"
+                                                   "[[quota]]\ntype = 3\nmax = 4096\n"),
+                      "type 3 already has a quota (line 5)"));
+  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) + "[[quota]]\nmax = 4096\n"),
+                      "test.toml:5: quota #1: key 'type' is missing"));
+  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) + "[[quota]]\ntype = 40\nmax = 4096\n"),
+                      "key 'type': 40 is out of range (0 to 31)"));
+  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) + "[[quota]]\ntype = 1\nmax = \"lots\"\n"),
+                      "quota #1: key 'max':"));
 }
 
 }  // namespace

@@ -84,6 +84,7 @@ inline std::unique_ptr<Backend> MakeBackend(uint64_t pages, bool exclusive = fal
   tiers.push_back(MakeDram(pages));
   BackendOptions opts;
   opts.exclusive_loads = exclusive;
+  opts.placement.probe_budget_ms = 0;  // rank in configuration order; no probe time per test
   auto b = Backend::Open(std::move(tiers), opts);
   if (!b) return nullptr;
   return std::move(b).value();

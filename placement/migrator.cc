@@ -1,0 +1,309 @@
+#include "placement/migrator.h"
+
+#include <time.h>
+
+#include <algorithm>
+
+namespace tierswap {
+
+Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
+                   MigratorOptions options, MigratorHost& host)
+    : index_(index),
+      tiers_(std::move(tiers)),
+      view_(view),
+      options_(options),
+      host_(host),
+      queues_(new Queue[kCounterShards]),
+      hands_(tiers_.size(), {0, 0}) {}
+
+uint64_t Migrator::NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+void Migrator::EnqueuePromotion(unsigned type, uint64_t offset, unsigned tier) {
+  Queue& q = queues_[ThisThreadShard()];
+  std::lock_guard<std::mutex> lock(q.mu);
+  if (q.size == q.ring.size()) {
+    counters_.Add(kQueueDrops);
+    return;
+  }
+  q.ring[(q.head + q.size) % q.ring.size()] = Candidate{Key(type, offset), tier};
+  ++q.size;
+}
+
+bool Migrator::TakeToken(uint64_t now_ns) {
+  if (options_.max_migration_mbps == 0) return true;
+  // Token bucket in bytes: refill at the rate, burst of at most 10 ms worth (and one page).
+  const double bytes_per_ns = double(options_.max_migration_mbps) * 1e6 / 1e9;
+  const uint64_t burst = std::max<uint64_t>(kPageSize, uint64_t(bytes_per_ns * 10e6));
+  if (last_refill_ns_ == 0) last_refill_ns_ = now_ns;
+  tokens_bytes_ = std::min<uint64_t>(
+      burst, tokens_bytes_ + uint64_t(double(now_ns - last_refill_ns_) * bytes_per_ns));
+  last_refill_ns_ = now_ns;
+  if (tokens_bytes_ < kPageSize) {
+    counters_.Add(kRateLimited);
+    return false;
+  }
+  tokens_bytes_ -= kPageSize;
+  return true;
+}
+
+void Migrator::PruneResidency(uint64_t now_ns) {
+  const uint64_t window = options_.min_residency_ms * 1'000'000ull;
+  while (!residency_order_.empty() && now_ns - residency_order_.front().first > window) {
+    auto it = residency_.find(residency_order_.front().second);
+    // Only erase if this queue entry is the record's latest move.
+    if (it != residency_.end() && it->second.time_ns == residency_order_.front().first) {
+      residency_.erase(it);
+    }
+    residency_order_.pop_front();
+  }
+}
+
+bool Migrator::RecentlyMoved(uint64_t key, uint64_t now_ns) const {
+  auto it = residency_.find(key);
+  return it != residency_.end() &&
+         now_ns - it->second.time_ns < options_.min_residency_ms * 1'000'000ull;
+}
+
+bool Migrator::Record(uint64_t key, bool promoted, uint64_t now_ns) {
+  bool wasted = false;
+  auto it = residency_.find(key);
+  if (it != residency_.end() &&
+      now_ns - it->second.time_ns < options_.min_residency_ms * 1'000'000ull &&
+      it->second.promoted != promoted) {
+    wasted = true;
+  }
+  if (options_.min_residency_ms != 0) {
+    residency_[key] = Residency{now_ns, promoted};
+    residency_order_.emplace_back(now_ns, key);
+  }
+  return wasted;
+}
+
+bool Migrator::OverLimit(unsigned t) const {
+  return tiers_[t]->used_bytes() > tiers_[t]->limit_bytes();
+}
+
+void Migrator::RefreshWatermarks() {
+  for (unsigned t = 0; t < tiers_.size(); ++t) {
+    const double limit = double(tiers_[t]->limit_bytes());
+    const double used = double(tiers_[t]->used_bytes());
+    view_.above_high[t].store(used > options_.high_watermark * limit, std::memory_order_relaxed);
+  }
+}
+
+MoveOutcome Migrator::MoveAway(unsigned type, uint64_t offset, unsigned t, bool demote_only) {
+  // Slower tiers first (demotion), then, for evacuation, faster ones.
+  const unsigned r = view_.RankOf(t);
+  MoveOutcome last = MoveOutcome::kNoRoom;
+  for (int pass = 0; pass < (demote_only ? 1 : 2); ++pass) {
+    for (unsigned i = 0; i < view_.size(); ++i) {
+      const unsigned rr = pass == 0 ? r + 1 + i : i;
+      if (rr >= view_.size() || (pass == 1 && rr >= r)) break;
+      const unsigned to = view_.rank[rr];
+      if (to == t || !view_.online[to].load(std::memory_order_relaxed)) continue;
+      last = MovePage(index_, tiers_, type, offset, t, to, host_.HintOf(type, offset),
+                      /*promotion=*/pass == 1, buf_);
+      if (last != MoveOutcome::kNoRoom) return last;
+    }
+  }
+  return last;
+}
+
+size_t Migrator::Promote(uint64_t now_ns) {
+  size_t moved = 0;
+  for (size_t s = 0; s < kCounterShards; ++s) {
+    Queue& q = queues_[s];
+    for (;;) {
+      Candidate c;
+      {
+        std::lock_guard<std::mutex> lock(q.mu);
+        if (q.size == 0) break;
+        c = q.ring[q.head];
+        q.head = (q.head + 1) % q.ring.size();
+        --q.size;
+      }
+      const unsigned type = unsigned(c.key >> 32);
+      const uint64_t offset = c.key & 0xFFFFFFFFull;
+      if (RecentlyMoved(c.key, now_ns)) {
+        counters_.Add(kResidencySkips);
+        continue;
+      }
+      const unsigned from_rank = view_.RankOf(c.tier);
+      for (unsigned rr = 0; rr < from_rank; ++rr) {
+        const unsigned to = view_.rank[rr];
+        if (!view_.online[to].load(std::memory_order_relaxed) ||
+            view_.above_high[to].load(std::memory_order_relaxed)) {
+          continue;
+        }
+        if (!TakeToken(now_ns)) return moved;  // the rest waits for the next step
+        const MoveOutcome o = MovePage(index_, tiers_, type, offset, c.tier, to,
+                                       host_.HintOf(type, offset), /*promotion=*/true, buf_);
+        if (o == MoveOutcome::kMoved) {
+          ++moved;
+          counters_.Add(kPromotions);
+          if (Record(c.key, true, now_ns)) tiers_[to]->CountWastedMigration();
+          // The destination may have crossed its high watermark.
+          const double limit = double(tiers_[to]->limit_bytes());
+          if (double(tiers_[to]->used_bytes()) > options_.high_watermark * limit) {
+            view_.above_high[to].store(true, std::memory_order_relaxed);
+          }
+          break;
+        }
+        if (o == MoveOutcome::kRaced) counters_.Add(kRaced);
+        if (o == MoveOutcome::kIoError) counters_.Add(kIoErrors);
+        if (o != MoveOutcome::kNoRoom) break;
+      }
+    }
+  }
+  return moved;
+}
+
+size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
+  Tier& tier = *tiers_[t];
+  const bool forced = OverLimit(t) || !view_.online[t].load(std::memory_order_relaxed);
+  const double limit = double(tier.limit_bytes());
+  auto done = [&] {
+    const double used = double(tier.used_bytes());
+    return forced ? used <= limit && view_.online[t].load(std::memory_order_relaxed)
+                  : used <= options_.low_watermark * limit;
+  };
+  if (done()) return 0;
+  size_t moved = 0;
+  uint64_t budget = options_.scan_entries_per_step;
+  auto& [type, offset] = hands_[t];
+  bool stuck = false;
+  // CLOCK over every type's slots, resuming where the hand stopped.
+  for (unsigned types_seen = 0; types_seen <= PageIndex::kMaxTypes && budget > 0 && !stuck;) {
+    const uint64_t before = budget;
+    const uint64_t next = index_.Scan(type, offset, budget, [&](uint64_t o, PageEntry& e) {
+      --budget;
+      const uint32_t peek = e.Peek();
+      if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != t) return true;
+      const uint32_t bits = Ctl::Policy(peek);
+      const uint64_t key = Key(type, o);
+      if (!forced && (bits & page_bits::kReferenced) != 0) {
+        // Second chance: clear the reference bit; the page is demoted next time unless loaded.
+        uint32_t ctl = e.Lock();
+        if (Ctl::Kind(ctl) == EntryKind::kOnTier && Ctl::Tier(ctl) == t) {
+          ctl = Ctl::WithPolicy(ctl, Ctl::Policy(ctl) & ~page_bits::kReferenced);
+        }
+        e.Unlock(ctl);
+        counters_.Add(kSecondChances);
+        return true;
+      }
+      if (!forced && RecentlyMoved(key, now_ns)) {
+        counters_.Add(kResidencySkips);
+        return true;
+      }
+      if (!forced && !TakeToken(now_ns)) {
+        stuck = true;
+        return false;
+      }
+      const MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/!forced);
+      if (out == MoveOutcome::kMoved) {
+        ++moved;
+        counters_.Add(forced ? kEvacuated : kDemotions);
+        if (Record(key, false, now_ns)) tier.CountWastedMigration();
+        if (done()) return false;
+      } else if (out == MoveOutcome::kNoRoom) {
+        counters_.Add(kNoRoom);
+        stuck = true;  // nowhere to go: stop this tier for this step
+        return false;
+      } else if (out == MoveOutcome::kRaced) {
+        counters_.Add(kRaced);
+      } else if (out == MoveOutcome::kIoError) {
+        counters_.Add(kIoErrors);
+      }
+      return true;
+    });
+    if (done()) {
+      offset = next == PageIndex::kMaxPagesPerType ? 0 : next;
+      break;
+    }
+    if (next == PageIndex::kMaxPagesPerType) {
+      type = (type + 1) % PageIndex::kMaxTypes;
+      offset = 0;
+      ++types_seen;
+    } else {
+      offset = next;
+    }
+    if (budget == before) ++types_seen;  // an empty type costs nothing; do not loop forever
+  }
+  return moved;
+}
+
+size_t Migrator::Step() {
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_.Add(kSteps);
+  const uint64_t now = NowNs();
+  PruneResidency(now);
+  RefreshWatermarks();
+  size_t moved = Promote(now);
+  // Demote from the fastest tier first: room made below is then used by the next tier's pages.
+  for (unsigned r = 0; r < view_.size(); ++r) moved += Demote(view_.rank[r], now);
+  RefreshWatermarks();
+  return moved;
+}
+
+Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, void* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EvacuateResult result;
+  Tier& tier = *tiers_[t];
+  auto over = [&] {
+    return tier.used_bytes() > tier.limit_bytes() ||
+           (!view_.online[t].load(std::memory_order_relaxed) && tier.stored_pages() > 0);
+  };
+  const uint64_t now = NowNs();
+  for (unsigned type = 0; type < PageIndex::kMaxTypes && over(); ++type) {
+    index_.Scan(type, 0, UINT64_MAX, [&](uint64_t o, PageEntry& e) {
+      const uint32_t peek = e.Peek();
+      if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != t) return true;
+      MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/false);
+      if (out == MoveOutcome::kMoved) {
+        ++result.moved;
+        counters_.Add(kEvacuated);
+        if (Record(Key(type, o), false, now)) tier.CountWastedMigration();
+      } else if (out == MoveOutcome::kNoRoom && writeback != nullptr) {
+        // No tier has room: hand the page back to the guest, then drop it if it did not change
+        // meanwhile (if it did, the newer page stays here and the written copy is never read).
+        uint32_t gen;
+        TierHandle handle;
+        if (CopyPageOut(index_, tiers_, type, o, t, buf_, &gen, &handle) == MoveOutcome::kMoved &&
+            writeback(ctx, type, o, buf_) == 0 && host_.DropIfUnchanged(type, o, t, gen)) {
+          ++result.written_back;
+          counters_.Add(kWrittenBack);
+        }
+      } else if (out == MoveOutcome::kRaced) {
+        counters_.Add(kRaced);
+      }
+      return over();
+    });
+  }
+  const uint64_t used = tier.used_bytes();
+  const uint64_t limit = view_.online[t].load(std::memory_order_relaxed) ? tier.limit_bytes() : 0;
+  result.remaining_pages = used > limit ? (used - limit + kPageSize - 1) / kPageSize : 0;
+  if (!view_.online[t].load(std::memory_order_relaxed)) result.remaining_pages = tier.stored_pages();
+  RefreshWatermarks();
+  return result;
+}
+
+void Migrator::ExportStats(StatsSink& sink) const {
+  sink.Counter("mover_steps", counters_.Sum(kSteps));
+  sink.Counter("mover_promotions", counters_.Sum(kPromotions));
+  sink.Counter("mover_demotions", counters_.Sum(kDemotions));
+  sink.Counter("mover_evacuations", counters_.Sum(kEvacuated));
+  sink.Counter("mover_written_back", counters_.Sum(kWrittenBack));
+  sink.Counter("mover_raced", counters_.Sum(kRaced));
+  sink.Counter("mover_no_room", counters_.Sum(kNoRoom));
+  sink.Counter("mover_io_errors", counters_.Sum(kIoErrors));
+  sink.Counter("mover_queue_drops", counters_.Sum(kQueueDrops));
+  sink.Counter("mover_residency_skips", counters_.Sum(kResidencySkips));
+  sink.Counter("mover_rate_limited", counters_.Sum(kRateLimited));
+  sink.Counter("mover_second_chances", counters_.Sum(kSecondChances));
+}
+
+}  // namespace tierswap

@@ -1,0 +1,142 @@
+// Migrator: the mover. Keeps hot pages on fast tiers and cold pages far, within bounds.
+//
+// What it does in one Step (a background thread calls Step every few milliseconds; tests and
+// benchmarks call it directly for determinism):
+//   1. Evacuation: a tier holding more than its limit (lowered capacity, or offline) has pages
+//      moved to other tiers at full speed, coldest first.
+//   2. Promotion: pages that loads from slower tiers queued (EnqueuePromotion) move to the
+//      fastest tier that is below its high watermark, at most `max_migration_mbps`, and not
+//      within `min_residency_ms` of their last move (no ping-pong).
+//   3. Demotion: a tier above its high watermark has its coldest pages (CLOCK: a page loaded
+//      since the hand last passed gets a second chance) moved to the next tier down until it
+//      is below its low watermark; the gap between the two is the hysteresis that keeps a tier
+//      from flapping at its cap. Demotion is rate-limited like promotion.
+// A move back within the residency window (only forced moves do that) is counted as wasted.
+// Every move goes through MovePage (page_mover.h), so a racing store, load or invalidate wins.
+//
+// Evacuate() is the synchronous form of step 1 for control calls (shrink, offline): when no
+// tier has room for a page, it hands the page to a writeback callback (the guest writes it to
+// its swap device) and then drops it, or, without a callback, leaves it and reports it.
+//
+// Thread-safety: EnqueuePromotion is called from load paths on any thread (per-shard queues,
+// each with its own small lock). Step and Evacuate serialise on one mutex (control path).
+#ifndef TIERSWAP_PLACEMENT_MIGRATOR_H_
+#define TIERSWAP_PLACEMENT_MIGRATOR_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "placement/page_index.h"
+#include "placement/page_mover.h"
+#include "placement/policy.h"
+#include "tiers/sharded_counter.h"
+#include "tiers/stats_sink.h"
+#include "tiers/tier.h"
+
+namespace tierswap {
+
+struct MigratorOptions {
+  double high_watermark = 0.95;
+  double low_watermark = 0.85;
+  uint64_t max_migration_mbps = 0;  // 0: unlimited
+  uint64_t min_residency_ms = 1000;
+  uint64_t scan_entries_per_step = 1 << 16;  // CLOCK budget per tier per Step
+};
+
+// What the migrator needs from its owner for pages that leave tierswap entirely.
+class MigratorHost {
+ public:
+  virtual ~MigratorHost() = default;
+  // The placement hint of a slot (where a tier that places by hint should put it).
+  virtual uint64_t HintOf(unsigned type, uint64_t offset) const = 0;
+  // Drops the page of (type, offset) if the slot still holds generation `gen` of it on tier
+  // `tier` (after a successful writeback). Returns true if it dropped it.
+  virtual bool DropIfUnchanged(unsigned type, uint64_t offset, unsigned tier, uint32_t gen) = 0;
+};
+
+// The guest's writeback: write `page` of (type, offset) to the swap device; 0 on success.
+using WritebackFn = int (*)(void* ctx, unsigned type, uint64_t offset, const void* page);
+
+class Migrator {
+ public:
+  Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view, MigratorOptions options,
+           MigratorHost& host);
+
+  // Hot path (a load from a tier of rank > 0 whose page qualifies): queue a promotion. Never
+  // blocks for long; drops the candidate (counted) when its shard's queue is full.
+  void EnqueuePromotion(unsigned type, uint64_t offset, unsigned tier);
+
+  // One pass of evacuation, promotion and demotion. Returns pages moved.
+  size_t Step();
+
+  struct EvacuateResult {
+    uint64_t moved = 0;
+    uint64_t written_back = 0;
+    uint64_t remaining_pages = 0;  // pages still above the tier's limit
+  };
+  // Moves pages off `tier` until its used bytes are within its limit (Tier::SetLimit); pages no
+  // other tier can take go to `writeback` (if set). Synchronous; serialised with Step.
+  EvacuateResult Evacuate(unsigned tier, WritebackFn writeback, void* ctx);
+
+  void ExportStats(StatsSink& sink) const;
+
+ private:
+  struct Candidate {
+    uint64_t key;  // type << 32 | offset
+    unsigned tier;
+  };
+  struct alignas(kCacheLine) Queue {
+    std::mutex mu;
+    std::array<Candidate, 256> ring;
+    size_t head = 0, size = 0;
+  };
+  struct Residency {
+    uint64_t time_ns;
+    bool promoted;
+  };
+  enum Counter : size_t {
+    kSteps, kPromotions, kDemotions, kEvacuated, kWrittenBack, kRaced, kNoRoom, kIoErrors,
+    kQueueDrops, kResidencySkips, kRateLimited, kSecondChances, kNumCounters
+  };
+
+  static uint64_t Key(unsigned type, uint64_t offset) { return uint64_t{type} << 32 | offset; }
+  static uint64_t NowNs();
+  // Tokens for one page at the rate limit; false when the budget is spent for now.
+  bool TakeToken(uint64_t now_ns);
+  // Records a move and returns true if it was wasted (moves back within the residency window).
+  bool Record(uint64_t key, bool promoted, uint64_t now_ns);
+  bool RecentlyMoved(uint64_t key, uint64_t now_ns) const;
+  void PruneResidency(uint64_t now_ns);
+  void RefreshWatermarks();
+  size_t Promote(uint64_t now_ns);
+  size_t Demote(unsigned tier, uint64_t now_ns);
+  // Moves one page off `tier` to the best other tier; kNoRoom when none took it.
+  MoveOutcome MoveAway(unsigned type, uint64_t offset, unsigned tier, bool demote_only);
+  bool OverLimit(unsigned tier) const;
+
+  PageIndex& index_;
+  const std::vector<Tier*> tiers_;
+  TierView& view_;
+  const MigratorOptions options_;
+  MigratorHost& host_;
+  std::unique_ptr<Queue[]> queues_;  // kCounterShards
+  ShardedCounters<kNumCounters> counters_;
+
+  // Everything below is the mover's own state, guarded by mu_.
+  std::mutex mu_;
+  unsigned char buf_[kPageSize];
+  std::vector<std::pair<unsigned, uint64_t>> hands_;  // per tier: CLOCK hand (type, offset)
+  std::unordered_map<uint64_t, Residency> residency_;
+  std::deque<std::pair<uint64_t, uint64_t>> residency_order_;  // (time_ns, key), oldest first
+  uint64_t tokens_bytes_ = 0;
+  uint64_t last_refill_ns_ = 0;
+};
+
+}  // namespace tierswap
+
+#endif  // TIERSWAP_PLACEMENT_MIGRATOR_H_

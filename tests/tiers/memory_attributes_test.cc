@@ -1,0 +1,193 @@
+// Memory attributes: HMAT figures through hwloc and sysfs, and the SLIT estimate without them.
+//
+// Outside the NUMA lab this machine may or may not have an HMAT, so node 0 is only checked for
+// being described consistently. In the lab (NUMA_LAB=1, scripts/lab-test.sh) the firmware's
+// figures are known (numa-lab README: node 1 250 ns / 20480 MB/s, node 2 500/1000 ns and
+// 8192/3072 MB/s), and TIERSWAP_FAIL_ON_SKIP=1 turns the skip elsewhere into a failure.
+#include "tiers/memory_attributes.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace tierswap {
+namespace {
+
+bool FailOnSkip() {
+  const char* v = std::getenv("TIERSWAP_FAIL_ON_SKIP");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
+// Skips the test, or fails it where the hardware is known to exist (TIERSWAP_FAIL_ON_SKIP=1).
+#define TIERSWAP_SKIP_OR_FAIL(why)                                              \
+  do {                                                                          \
+    if (FailOnSkip()) {                                                         \
+      FAIL() << (why) << " (skipping is not allowed: TIERSWAP_FAIL_ON_SKIP=1)"; \
+    } else {                                                                    \
+      GTEST_SKIP() << (why);                                                    \
+    }                                                                           \
+  } while (0)
+
+bool InNumaLab() {
+  const char* v = std::getenv("NUMA_LAB");
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
+void ExpectFigure(const Figure& f, FigureSource source, double value, const std::string& what) {
+  EXPECT_EQ(FigureSourceName(f.source), std::string(FigureSourceName(source))) << what;
+  EXPECT_EQ(f.value, value) << what;
+}
+
+void ExpectNone(const NodeAttributes& a, const std::string& what) {
+  EXPECT_FALSE(a.read_latency_ns.known()) << what;
+  EXPECT_FALSE(a.write_latency_ns.known()) << what;
+  EXPECT_FALSE(a.read_bandwidth_mbps.known()) << what;
+  EXPECT_FALSE(a.write_bandwidth_mbps.known()) << what;
+}
+
+// A private copy of the sysfs layout, removed at the end.
+class FakeSysfs {
+ public:
+  FakeSysfs() {
+    root_ = std::filesystem::temp_directory_path() /
+            ("memory_attributes_test." + std::to_string(getpid()));
+    std::filesystem::create_directories(root_);
+  }
+  ~FakeSysfs() { std::filesystem::remove_all(root_); }
+  void Write(int node, const char* file, const char* text) {
+    const auto dir = root_ / ("node" + std::to_string(node)) / "access0" / "initiators";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / file) << text;
+  }
+  std::string root() const { return root_.string(); }
+
+ private:
+  std::filesystem::path root_;
+};
+
+TEST(MemoryAttributesTest, SlitEstimateScalesTheLocalLatencyByDistance) {
+  ExpectFigure(SlitLatency(20, 100), FigureSource::kSlit, 200, "distance 20");
+  ExpectFigure(SlitLatency(10, 80), FigureSource::kSlit, 80, "distance 10");
+  ExpectFigure(SlitLatency(45, 100), FigureSource::kSlit, 450, "distance 45");
+}
+
+TEST(MemoryAttributesTest, SlitEstimateNeedsADistanceAndALocalLatency) {
+  EXPECT_FALSE(SlitLatency(0, 100).known());    // not a node
+  EXPECT_FALSE(SlitLatency(255, 100).known());  // unreachable
+  EXPECT_FALSE(SlitLatency(20, 0).known());
+  EXPECT_FALSE(SlitLatency(20, -5).known());
+}
+
+TEST(MemoryAttributesTest, SysfsReaderTakesTheKernelsHmatCopy) {
+  FakeSysfs sysfs;
+  sysfs.Write(2, "read_latency", "500\n");
+  sysfs.Write(2, "write_latency", "1000\n");
+  sysfs.Write(2, "read_bandwidth", "8192\n");
+  sysfs.Write(2, "write_bandwidth", "0\n");  // the kernel's "not stated"
+  const NodeAttributes a = ReadSysfsNodeAttributes(2, sysfs.root());
+  ExpectFigure(a.read_latency_ns, FigureSource::kHmat, 500, "read_latency");
+  ExpectFigure(a.write_latency_ns, FigureSource::kHmat, 1000, "write_latency");
+  ExpectFigure(a.read_bandwidth_mbps, FigureSource::kHmat, 8192, "read_bandwidth");
+  EXPECT_FALSE(a.write_bandwidth_mbps.known());
+}
+
+TEST(MemoryAttributesTest, SysfsReaderWithoutFilesKnowsNothing) {
+  FakeSysfs sysfs;
+  sysfs.Write(1, "read_latency", "garbage\n");
+  ExpectNone(ReadSysfsNodeAttributes(1, sysfs.root()), "node 1, unparsable file");
+  ExpectNone(ReadSysfsNodeAttributes(3, sysfs.root()), "node 3, no directory");
+}
+
+TEST(MemoryAttributesTest, NodeZeroIsDescribedByFirmwareOrSlit) {
+  const NodeAttributes a = ReadNodeAttributes(0);
+  const FigureSource s = a.read_latency_ns.source;
+  ASSERT_TRUE(s == FigureSource::kHmat || s == FigureSource::kSlit || s == FigureSource::kNone)
+      << FigureSourceName(s);
+  if (s == FigureSource::kSlit) {
+    // Node 0 has CPUs on any machine with a SLIT here, so it is its own initiator at
+    // distance 10: the estimate is the local latency, nominal unless given.
+    EXPECT_EQ(a.read_latency_ns.value, kNominalLocalLatencyNs);
+    EXPECT_EQ(ReadNodeAttributes(0, 80).read_latency_ns.value, 80);
+    // No HMAT: the SLIT says nothing about bandwidth.
+    EXPECT_FALSE(a.read_bandwidth_mbps.known());
+  } else if (s == FigureSource::kHmat) {
+    EXPECT_GT(a.read_latency_ns.value, 0);
+    // A firmware figure is not replaced by a local latency given for estimates.
+    EXPECT_EQ(ReadNodeAttributes(0, 80).read_latency_ns.value, a.read_latency_ns.value);
+  }
+  // Whatever the source, hwloc and sysfs agree with the combination where they state a value.
+  const NodeAttributes h = ReadHwlocNodeAttributes(0);
+  if (h.read_latency_ns.known()) {
+    EXPECT_EQ(a.read_latency_ns.value, h.read_latency_ns.value);
+  }
+}
+
+TEST(MemoryAttributesTest, NodesThatDoNotExistHaveNoFigures) {
+  ExpectNone(ReadNodeAttributes(-1), "node -1");
+  ExpectNone(ReadNodeAttributes(4000), "node 4000");
+  ExpectNone(ReadHwlocNodeAttributes(4000), "hwloc, node 4000");
+}
+
+TEST(MemoryAttributesTest, ConcurrentReadersSeeTheSameFigures) {
+  const NodeAttributes first = ReadNodeAttributes(0);
+  std::vector<std::thread> threads;
+  std::vector<NodeAttributes> seen(4);
+  for (size_t t = 0; t < seen.size(); ++t) {
+    threads.emplace_back([&seen, t] {
+      for (int i = 0; i < 20; ++i) seen[t] = ReadNodeAttributes(0);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const NodeAttributes& a : seen) {
+    EXPECT_EQ(a.read_latency_ns.source, first.read_latency_ns.source);
+    EXPECT_EQ(a.read_latency_ns.value, first.read_latency_ns.value);
+    EXPECT_EQ(a.read_bandwidth_mbps.value, first.read_bandwidth_mbps.value);
+  }
+}
+
+// The lab's firmware figures, from each reader alone (so that a broken hwloc path is not hidden
+// by the sysfs one) and combined.
+class NumaLabAttributesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!InNumaLab()) {
+      TIERSWAP_SKIP_OR_FAIL(
+          "needs the NUMA lab's HMAT (NUMA_LAB=1 is not set): run this binary under "
+          "numa-lab/run-in-vm (scripts/lab-test.sh)");
+    }
+  }
+};
+
+void ExpectNode(const NodeAttributes& a, double rl, double wl, double rb, double wb,
+                const std::string& who) {
+  ExpectFigure(a.read_latency_ns, FigureSource::kHmat, rl, who + " read_latency_ns");
+  ExpectFigure(a.write_latency_ns, FigureSource::kHmat, wl, who + " write_latency_ns");
+  ExpectFigure(a.read_bandwidth_mbps, FigureSource::kHmat, rb, who + " read_bandwidth_mbps");
+  ExpectFigure(a.write_bandwidth_mbps, FigureSource::kHmat, wb, who + " write_bandwidth_mbps");
+}
+
+TEST_F(NumaLabAttributesTest, FarNodesReportTheFirmwaresLatencyAndBandwidth) {
+  ExpectNode(ReadNodeAttributes(1), 250, 250, 20480, 20480, "node 1");
+  ExpectNode(ReadNodeAttributes(2), 500, 1000, 8192, 3072, "node 2");
+  ExpectNode(ReadNodeAttributes(0), 100, 100, 40960, 40960, "node 0");
+}
+
+TEST_F(NumaLabAttributesTest, HwlocReadsTheHmatOnItsOwn) {
+  ExpectNode(ReadHwlocNodeAttributes(1), 250, 250, 20480, 20480, "hwloc node 1");
+  ExpectNode(ReadHwlocNodeAttributes(2), 500, 1000, 8192, 3072, "hwloc node 2");
+}
+
+TEST_F(NumaLabAttributesTest, SysfsReadsTheHmatOnItsOwn) {
+  ExpectNode(ReadSysfsNodeAttributes(1), 250, 250, 20480, 20480, "sysfs node 1");
+  ExpectNode(ReadSysfsNodeAttributes(2), 500, 1000, 8192, 3072, "sysfs node 2");
+}
+
+}  // namespace
+}  // namespace tierswap
