@@ -98,8 +98,26 @@ using ull = unsigned long long;
                             uint64_t offset, const void* page) {
   switch (s) {
     case Status::kNoSpace:
-      return Fail(-ENOSPC, "%s: rejected, no tier has room for page (type %u, offset %llu)", fn,
-                  type, ull{offset});
+      switch (Backend::LastRejectReason()) {
+        case tierswap::RejectReason::kQuota:
+          return Fail(-ENOSPC,
+                      "%s: rejected, type %u is at its quota (page at offset %llu; see [[quota]])",
+                      fn, type, ull{offset});
+        case tierswap::RejectReason::kFrozen:
+          return Fail(-ENOSPC, "%s: rejected, the backend is frozen (type %u, offset %llu)", fn,
+                      type, ull{offset});
+        case tierswap::RejectReason::kPoorCompression:
+          return Fail(-ENOSPC,
+                      "%s: rejected, the page compresses poorly and only compressed tiers have "
+                      "room (type %u, offset %llu)",
+                      fn, type, ull{offset});
+        case tierswap::RejectReason::kIo:
+          return Fail(-ENOSPC, "%s: rejected, a tier failed to write page (type %u, offset %llu)",
+                      fn, type, ull{offset});
+        default:
+          return Fail(-ENOSPC, "%s: rejected, no tier has room for page (type %u, offset %llu)",
+                      fn, type, ull{offset});
+      }
     case Status::kRejected:
       return Fail(-ENOSPC, "%s: rejected, no tier would take page (type %u, offset %llu)", fn, type,
                   ull{offset});
@@ -229,6 +247,48 @@ int Open(const char* config_path, tierswap_handle** out) {
 
 }  // namespace
 
+namespace {
+
+// Resolves a tier name for the capacity calls; returns its index or a negative errno (with the
+// message set, listing the tiers that exist).
+[[gnu::cold]] int TierIndex(const char* fn, const Backend& backend, const char* tier) {
+  if (tier == nullptr) return Fail(-EINVAL, "%s: tier is NULL", fn);
+  const int t = backend.FindTier(tier);
+  if (t >= 0) return t;
+  std::string names;
+  for (size_t i = 0; i < backend.tier_count(); ++i) {
+    if (!names.empty()) names += ", ";
+    names += backend.tier(i).name();
+  }
+  return Fail(-ENOENT, "%s: no tier is named '%s' (tiers: %s)", fn, tier, names.c_str());
+}
+
+// Maps the result of an evacuating call: 0, or the pages that could not be moved (> 0, with a
+// message saying why), or a negative errno.
+[[gnu::cold]] int Remaining(const char* fn, const char* tier, const Result<uint64_t>& r) {
+  if (!r) return Fail(ToErrno(r.error().code), "%s: %s", fn, r.error().message.c_str());
+  if (*r == 0) return 0;
+  Fail(0, "%s: %llu pages of tier '%s' could not be moved: no other tier has room and no "
+       "writeback callback is set (tierswap_set_writeback); they stay until invalidated",
+       fn, static_cast<unsigned long long>(*r), tier);
+  return *r > static_cast<uint64_t>(INT_MAX) ? INT_MAX : static_cast<int>(*r);
+}
+
+template <typename F>
+int Guarded(const char* fn, F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return Fail(-ENOMEM, "%s: out of memory", fn);
+  } catch (const std::exception& e) {
+    return Fail(-EIO, "%s: unexpected error: %s", fn, e.what());
+  } catch (...) {
+    return Fail(-EIO, "%s: unexpected error of unknown type", fn);
+  }
+}
+
+}  // namespace
+
 extern "C" {
 
 int tierswap_open(const char* config_path, tierswap_handle** out) {
@@ -299,6 +359,54 @@ void tierswap_invalidate_area(tierswap_handle* ts, unsigned type) {
     return;
   }
   tierswap::capi::InvalidateArea("tierswap_invalidate_area", *ts->backend, type);
+}
+
+int tierswap_set_tier_capacity(tierswap_handle* ts, const char* tier, uint64_t bytes) {
+  ClearMessage();
+  static constexpr const char* kFn = "tierswap_set_tier_capacity";
+  if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", kFn);
+  return Guarded(kFn, [&] {
+    const int t = TierIndex(kFn, *ts->backend, tier);
+    if (t < 0) return t;
+    return Remaining(kFn, tier, ts->backend->SetTierCapacity(static_cast<unsigned>(t), bytes));
+  });
+}
+
+int tierswap_tier_offline(tierswap_handle* ts, const char* tier) {
+  ClearMessage();
+  static constexpr const char* kFn = "tierswap_tier_offline";
+  if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", kFn);
+  return Guarded(kFn, [&] {
+    const int t = TierIndex(kFn, *ts->backend, tier);
+    if (t < 0) return t;
+    return Remaining(kFn, tier, ts->backend->TierOffline(static_cast<unsigned>(t)));
+  });
+}
+
+int tierswap_tier_online(tierswap_handle* ts, const char* tier) {
+  ClearMessage();
+  static constexpr const char* kFn = "tierswap_tier_online";
+  if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", kFn);
+  return Guarded(kFn, [&] {
+    const int t = TierIndex(kFn, *ts->backend, tier);
+    if (t < 0) return t;
+    (void)ts->backend->TierOnline(static_cast<unsigned>(t));
+    return 0;
+  });
+}
+
+int tierswap_set_writeback(tierswap_handle* ts, tierswap_writeback_fn fn, void* ctx) {
+  ClearMessage();
+  if (ts == nullptr) return Fail(-EINVAL, "tierswap_set_writeback: ts is NULL");
+  ts->backend->SetWriteback(fn, ctx);
+  return 0;
+}
+
+int tierswap_freeze(tierswap_handle* ts, bool frozen) {
+  ClearMessage();
+  if (ts == nullptr) return Fail(-EINVAL, "tierswap_freeze: ts is NULL");
+  ts->backend->Freeze(frozen);
+  return 0;
 }
 
 int tierswap_stats_json(tierswap_handle* ts, char* buf, size_t len) {

@@ -35,6 +35,7 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
 
   const Error& error() const { assert(!ok()); return std::get<1>(v_); }
   Error&& take_error() { assert(!ok()); return std::get<1>(std::move(v_)); }

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <map>
 #include <vector>
 
 namespace {
@@ -502,6 +503,124 @@ TEST_F(CApiTest, StatsJsonHasTheDocumentedCounters) {
         "\"used_bytes\":", "\"stored_pages\":2", "\"stores\":3", "\"loads\":2"}) {
     EXPECT_NE(tier.find(field), std::string::npos) << field << " in " << json;
   }
+}
+
+}  // namespace
+
+// ---- dynamic capacity, availability, freeze, quotas ---------------------------------------
+
+namespace {
+
+constexpr const char* kTwoTiers = R"([placement]
+background = false
+probe_budget_ms = 0
+[[tier]]
+name = "fast"
+kind = "dram"
+capacity = "64KiB"
+[[tier]]
+name = "slow"
+kind = "dram"
+capacity = "64KiB"
+)";
+
+class CApiCapacityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(tierswap_open(config_.path(), &ts_), 0) << Message();
+    ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
+    // 24 pages over two 16-page tiers.
+    for (uint64_t o = 0; o < 24; ++o) ASSERT_EQ(tierswap_store(ts_, 0, o, RandomPage(o).data()), 0);
+  }
+  void TearDown() override { tierswap_close(&ts_); }
+
+  TempConfig config_{kTwoTiers};
+  tierswap* ts_ = nullptr;
+};
+
+struct Handed {
+  std::map<uint64_t, int> times;
+  std::map<uint64_t, Page> bytes;
+};
+
+int Writeback(void* ctx, unsigned type, uint64_t offset, const void* page) {
+  auto* h = static_cast<Handed*>(ctx);
+  EXPECT_EQ(type, 0u);
+  ++h->times[offset];
+  std::memcpy(h->bytes[offset].data(), page, TIERSWAP_PAGE_SIZE);
+  return 0;
+}
+
+TEST_F(CApiCapacityTest, UnknownTierIsEnoentAndListsTheTiers) {
+  EXPECT_EQ(tierswap_set_tier_capacity(ts_, "cxl", 0), -ENOENT);
+  EXPECT_NE(Message().find("no tier is named 'cxl' (tiers: fast, slow)"), std::string::npos)
+      << Message();
+  EXPECT_EQ(tierswap_tier_offline(ts_, nullptr), -EINVAL);
+  EXPECT_EQ(tierswap_set_tier_capacity(nullptr, "fast", 0), -EINVAL);
+}
+
+TEST_F(CApiCapacityTest, CapacityAboveTheConfiguredOneIsEinval) {
+  EXPECT_EQ(tierswap_set_tier_capacity(ts_, "fast", 1 << 20), -EINVAL);
+  EXPECT_NE(Message().find("configured capacity"), std::string::npos) << Message();
+}
+
+TEST_F(CApiCapacityTest, ShrinkWithoutWritebackReportsThePagesLeftAndKeepsThem) {
+  // 8 pages of room on "slow": 8 of fast's 16 move, 8 stay and are reported.
+  const int left = tierswap_set_tier_capacity(ts_, "fast", 0);
+  EXPECT_EQ(left, 8);
+  EXPECT_NE(Message().find("8 pages of tier 'fast' could not be moved"), std::string::npos)
+      << Message();
+  Page out;
+  for (uint64_t o = 0; o < 24; ++o) {
+    ASSERT_EQ(tierswap_load(ts_, 0, o, out.data()), 0) << o;
+    EXPECT_EQ(out, RandomPage(o));
+  }
+}
+
+TEST_F(CApiCapacityTest, OfflineWithWritebackHandsEveryPageBackExactlyOnce) {
+  Handed handed;
+  ASSERT_EQ(tierswap_set_writeback(ts_, &Writeback, &handed), 0);
+  ASSERT_EQ(tierswap_set_tier_capacity(ts_, "fast", 0), 0) << Message();
+  ASSERT_EQ(tierswap_tier_offline(ts_, "slow"), 0) << Message();
+  Page out;
+  for (uint64_t o = 0; o < 24; ++o) {
+    const int r = tierswap_load(ts_, 0, o, out.data());
+    if (r == 0) {
+      EXPECT_EQ(out, RandomPage(o));
+      EXPECT_EQ(handed.times.count(o), 0u);
+    } else {
+      ASSERT_EQ(r, -ENOENT);
+      ASSERT_EQ(handed.times[o], 1) << o;
+      EXPECT_EQ(handed.bytes[o], RandomPage(o));
+    }
+  }
+  EXPECT_EQ(handed.times.size(), 24u) << "both tiers are empty now";
+  // Nothing can be stored until a tier is back.
+  EXPECT_EQ(tierswap_store(ts_, 0, 100, RandomPage(100).data()), -ENOSPC);
+  ASSERT_EQ(tierswap_tier_online(ts_, "slow"), 0);
+  EXPECT_EQ(tierswap_store(ts_, 0, 100, RandomPage(100).data()), 0) << Message();
+}
+
+TEST_F(CApiCapacityTest, FrozenStoreIsEnospcAndSaysFrozen) {
+  ASSERT_EQ(tierswap_freeze(ts_, true), 0);
+  EXPECT_EQ(tierswap_store(ts_, 0, 3, RandomPage(99).data()), -ENOSPC);
+  EXPECT_NE(Message().find("frozen"), std::string::npos) << Message();
+  Page out;
+  EXPECT_EQ(tierswap_load(ts_, 0, 3, out.data()), -ENOENT) << "the old page was dropped";
+  ASSERT_EQ(tierswap_freeze(ts_, false), 0);
+  EXPECT_EQ(tierswap_store(ts_, 0, 3, RandomPage(99).data()), 0);
+}
+
+TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
+  TempConfig config(std::string(kTwoTiers) + "[[quota]]\ntype = 2\nmax = \"8KiB\"\n");
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_init(ts, 2, 0), 0);
+  EXPECT_EQ(tierswap_store(ts, 2, 0, RandomPage(0).data()), 0);
+  EXPECT_EQ(tierswap_store(ts, 2, 1, RandomPage(1).data()), 0);
+  EXPECT_EQ(tierswap_store(ts, 2, 2, RandomPage(2).data()), -ENOSPC);
+  EXPECT_NE(Message().find("type 2 is at its quota"), std::string::npos) << Message();
+  tierswap_close(&ts);
 }
 
 }  // namespace

@@ -81,6 +81,35 @@ void tierswap_invalidate_area(tierswap *ts, unsigned type);
  * NUL-terminated when len > 0. buf may be NULL when len is 0. < 0 on error. */
 int tierswap_stats_json(tierswap *ts, char *buf, size_t len);
 
+/* ---- Dynamic capacity and availability (control calls; they may take a while) ---------- */
+
+/* Writes a page that no tier can hold any more to the guest's swap device: called during
+ * tierswap_set_tier_capacity and tierswap_tier_offline, on the caller's thread, without any
+ * tierswap lock held. Returns 0 when the page was written (tierswap then drops its copy, unless
+ * the slot was stored again meanwhile), anything else to keep the page. */
+typedef int (*tierswap_writeback_fn)(void *ctx, unsigned type, uint64_t offset, const void *page);
+
+/* Lets tier `tier` hold at most `bytes` (up to its configured capacity) and moves pages off it
+ * until it does: to other tiers, else to the writeback callback. Returns 0 when the tier is
+ * within its new capacity; a positive count of pages that could not be moved (no room anywhere
+ * and no callback; they stay until invalidated; see tierswap_errormsg()); or a negative errno
+ * (-ENOENT no such tier, -EINVAL bytes above the configured capacity). */
+int tierswap_set_tier_capacity(tierswap *ts, const char *tier, uint64_t bytes);
+
+/* Stops placing pages on `tier` and drains it like tierswap_set_tier_capacity(ts, tier, 0).
+ * Pages still on it keep loading. Same returns. */
+int tierswap_tier_offline(tierswap *ts, const char *tier);
+
+/* Places pages on `tier` again, up to its configured capacity. */
+int tierswap_tier_online(tierswap *ts, const char *tier);
+
+/* Sets (or, with fn == NULL, removes) the writeback callback. */
+int tierswap_set_writeback(tierswap *ts, tierswap_writeback_fn fn, void *ctx);
+
+/* While frozen, every store is rejected with -ENOSPC (and the slot's old page is dropped, as for
+ * any rejected store); loads and invalidations work as usual. */
+int tierswap_freeze(tierswap *ts, bool frozen);
+
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *tierswap_version(void);
 
