@@ -130,6 +130,10 @@ void Backend::MoverLoop() {
 
 size_t Backend::Maintain() { return policy_->Migrates() ? migrator_->Step() : 0; }
 
+size_t Backend::Maintain(uint64_t now_ns) {
+  return policy_->Migrates() ? migrator_->Step(now_ns) : 0;
+}
+
 int Backend::FindTier(std::string_view name) const {
   for (size_t t = 0; t < tiers_.size(); ++t) {
     if (tiers_[t]->name() == name) return static_cast<int>(t);

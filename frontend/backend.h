@@ -127,6 +127,9 @@ class Backend final : private MigratorHost {
   // One synchronous pass of the mover (evacuation, promotion, demotion); returns pages moved.
   // With [placement] background = false this is the only way pages move.
   size_t Maintain();
+  // The same, at time `now_ns` (monotonic nanoseconds of the caller's own clock, never
+  // decreasing): trace replays use trace time so that residency windows are deterministic.
+  size_t Maintain(uint64_t now_ns);
   const PlacementPolicy& policy() const { return *policy_; }
   const TierView& tier_view() const { return view_; }
   // What the probe measured at open, per tier (empty with probe_budget_ms = 0).

@@ -62,9 +62,9 @@ void Migrator::PruneResidency(uint64_t now_ns) {
   }
 }
 
-bool Migrator::RecentlyMoved(uint64_t key, uint64_t now_ns) const {
+bool Migrator::RecentlyPromoted(uint64_t key, uint64_t now_ns) const {
   auto it = residency_.find(key);
-  return it != residency_.end() &&
+  return it != residency_.end() && it->second.promoted &&
          now_ns - it->second.time_ns < options_.min_residency_ms * 1'000'000ull;
 }
 
@@ -128,10 +128,10 @@ size_t Migrator::Promote(uint64_t now_ns) {
       }
       const unsigned type = unsigned(c.key >> 32);
       const uint64_t offset = c.key & 0xFFFFFFFFull;
-      if (RecentlyMoved(c.key, now_ns)) {
-        counters_.Add(kResidencySkips);
-        continue;
-      }
+      // No residency check here: a page demoted a moment ago and loaded again was demoted by
+      // mistake, and leaving it on the slow tier for the rest of the window would make every
+      // load pay for that. Bringing it back is counted as a wasted migration (Record).
+
       const unsigned from_rank = view_.RankOf(c.tier);
       for (unsigned rr = 0; rr < from_rank; ++rr) {
         const unsigned to = view_.rank[rr];
@@ -195,7 +195,9 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
         counters_.Add(kSecondChances);
         return true;
       }
-      if (!forced && RecentlyMoved(key, now_ns)) {
+      // A page promoted within the residency window stays: demoting it now is the ping-pong
+      // the window exists to prevent.
+      if (!forced && RecentlyPromoted(key, now_ns)) {
         counters_.Add(kResidencySkips);
         return true;
       }
@@ -236,10 +238,11 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
   return moved;
 }
 
-size_t Migrator::Step() {
+size_t Migrator::Step() { return Step(NowNs()); }
+
+size_t Migrator::Step(uint64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   counters_.Add(kSteps);
-  const uint64_t now = NowNs();
   PruneResidency(now);
   RefreshWatermarks();
   size_t moved = Promote(now);

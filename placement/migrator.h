@@ -5,8 +5,9 @@
 //   1. Evacuation: a tier holding more than its limit (lowered capacity, or offline) has pages
 //      moved to other tiers at full speed, coldest first.
 //   2. Promotion: pages that loads from slower tiers queued (EnqueuePromotion) move to the
-//      fastest tier that is below its high watermark, at most `max_migration_mbps`, and not
-//      within `min_residency_ms` of their last move (no ping-pong).
+//      fastest tier that is below its high watermark, at most `max_migration_mbps`. A page
+//      promoted is not demoted again within `min_residency_ms` (no ping-pong); a page demoted
+//      and loaded again within that window is promoted back, and that counts as wasted.
 //   3. Demotion: a tier above its high watermark has its coldest pages (CLOCK: a page loaded
 //      since the hand last passed gets a second chance) moved to the next tier down until it
 //      is below its low watermark; the gap between the two is the hysteresis that keeps a tier
@@ -73,6 +74,9 @@ class Migrator {
 
   // One pass of evacuation, promotion and demotion. Returns pages moved.
   size_t Step();
+  // The same at a given time (CLOCK_MONOTONIC nanoseconds, never decreasing): benchmarks and
+  // tests replay traces in their own time, so residency windows are deterministic.
+  size_t Step(uint64_t now_ns);
 
   struct EvacuateResult {
     uint64_t moved = 0;
@@ -110,7 +114,7 @@ class Migrator {
   bool TakeToken(uint64_t now_ns);
   // Records a move and returns true if it was wasted (moves back within the residency window).
   bool Record(uint64_t key, bool promoted, uint64_t now_ns);
-  bool RecentlyMoved(uint64_t key, uint64_t now_ns) const;
+  bool RecentlyPromoted(uint64_t key, uint64_t now_ns) const;
   void PruneResidency(uint64_t now_ns);
   void RefreshWatermarks();
   size_t Promote(uint64_t now_ns);

@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <random>
 #include <thread>
+#include <map>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -188,6 +190,153 @@ TEST(BackendModelTest, ConcurrentThreadsEachCheckedAgainstTheirModel) {
   std::printf("threads=%d ops=%llu rejected=%llu hits=%llu mismatches=%llu\n", kThreads,
               (unsigned long long)total, (unsigned long long)rejected, (unsigned long long)hits,
               (unsigned long long)mismatches);
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(hits, 0u);
+}
+
+// ---- with placement: migration, capacity changes, offlining and quotas in the op mix --------
+
+std::unique_ptr<Backend> PlacementBackend(bool background, std::vector<QuotaConfig> quotas) {
+  std::vector<std::unique_ptr<Tier>> tiers;
+  tiers.push_back(testing::MakeDram(200, "fast"));
+  tiers.push_back(testing::MakeDram(400, "mid"));
+  tiers.push_back(testing::MakeDram(800, "slow"));
+  BackendOptions o;
+  o.placement.policy = "adaptive";
+  o.placement.background = background;
+  o.placement.mover_interval_ms = 1;
+  o.placement.min_residency_ms = 0;
+  o.placement.probe_budget_ms = 0;
+  o.quotas = std::move(quotas);
+  auto b = Backend::Open(std::move(tiers), o);
+  return b ? std::move(b).value() : nullptr;
+}
+
+struct Handed {
+  std::set<std::pair<unsigned, uint64_t>> slots;
+  std::map<std::pair<unsigned, uint64_t>, PageBuf> bytes;
+};
+
+int RecordWriteback(void* ctx, unsigned type, uint64_t offset, const void* page) {
+  auto* h = static_cast<Handed*>(ctx);
+  h->slots.insert({type, offset});
+  std::memcpy(h->bytes[{type, offset}].data(), page, kPageSize);
+  return 0;
+}
+
+TEST(BackendModelTest, RandomOpsWithMigrationResizeOfflineAndQuotasMatchTheModel) {
+  const uint64_t ops = OpsFromEnv(1'000'000) / 2;
+  auto b = PlacementBackend(/*background=*/false, {QuotaConfig{1, 300 * kPageSize}});
+  ASSERT_NE(b, nullptr);
+  Handed handed;
+  b->SetWriteback(&RecordWriteback, &handed);
+  std::mt19937_64 rng(99);
+  std::map<std::pair<unsigned, uint64_t>, uint64_t> model;  // slot -> content seed
+  const unsigned types[] = {0, 1, 2};
+  for (unsigned t : types) ASSERT_EQ(b->Init(t, 0), Status::kOk);
+  uint64_t next_seed = 1, mismatches = 0, handed_back = 0, moves = 0, quota_rejects = 0;
+  PageBuf out{};
+  for (uint64_t i = 0; i < ops; ++i) {
+    const unsigned type = types[rng() % 3];
+    const uint64_t offset = rng() % 700;
+    const auto slot = std::make_pair(type, offset);
+    const unsigned op = rng() % 10000;
+    if (op < 4500) {
+      const uint64_t seed = next_seed++;
+      const Status s = b->Store(type, offset, ContentFor(seed).data());
+      if (s == Status::kOk) {
+        model[slot] = seed;
+      } else if (s == Status::kNoSpace) {
+        if (Backend::LastRejectReason() == RejectReason::kQuota) ++quota_rejects;
+        model.erase(slot);
+      } else {
+        ++mismatches;
+      }
+    } else if (op < 8500) {
+      const Status s = b->Load(type, offset, out.data());
+      auto it = model.find(slot);
+      if (it == model.end() ? s != Status::kNotFound
+                            : (s != Status::kOk || out != ContentFor(it->second))) {
+        if (++mismatches <= 5) ADD_FAILURE() << "load mismatch at op " << i;
+      }
+    } else if (op < 9700) {
+      b->InvalidatePage(type, offset);
+      model.erase(slot);
+    } else if (op < 9950) {
+      moves += b->Maintain();
+    } else {
+      // Capacity changes and offlining; pages that fit nowhere are handed back and dropped.
+      const unsigned tier = rng() % 3;
+      const uint64_t cap = b->tier(tier).capacity_bytes();
+      switch (rng() % 4) {
+        case 0: ASSERT_TRUE(b->SetTierCapacity(tier, cap * (rng() % 5) / 4).ok()); break;
+        case 1: ASSERT_TRUE(b->TierOffline(tier).ok()); break;
+        default: ASSERT_EQ(b->TierOnline(tier), Status::kOk); break;
+      }
+      for (const auto& h : handed.slots) {
+        auto it = model.find(h);
+        // A page handed back must be the one the model holds, and is gone from tierswap now.
+        if (it == model.end() || handed.bytes[h] != ContentFor(it->second)) ++mismatches;
+        model.erase(h);
+        ++handed_back;
+      }
+      handed.slots.clear();
+    }
+  }
+  for (const auto& [slot, seed] : model) {
+    if (b->Load(slot.first, slot.second, out.data()) != Status::kOk || out != ContentFor(seed)) {
+      ++mismatches;
+    }
+  }
+  std::printf("ops=%llu moved=%llu handed_back=%llu quota_rejects=%llu held=%zu mismatches=%llu\n",
+              (unsigned long long)ops, (unsigned long long)moves,
+              (unsigned long long)handed_back, (unsigned long long)quota_rejects, model.size(),
+              (unsigned long long)mismatches);
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_GT(moves, 0u);
+  EXPECT_GT(handed_back, 0u);
+  EXPECT_GT(quota_rejects, 0u);
+}
+
+// Threads own their types and check their own models while a control thread migrates, resizes
+// and offlines tiers under them (no writeback: pages move or stay, never leave). The background
+// mover runs too. Under ThreadSanitizer in CI.
+TEST(BackendModelTest, ConcurrentOpsWithMoverResizeAndOfflineMatchTheModels) {
+  const uint64_t ops = OpsFromEnv(1'000'000) / 5;
+  auto b = PlacementBackend(/*background=*/true, {QuotaConfig{2, 200 * kPageSize}});
+  ASSERT_NE(b, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread control([&] {
+    std::mt19937_64 rng(5);
+    while (!stop.load()) {
+      const unsigned tier = rng() % 3;
+      switch (rng() % 5) {
+        case 0: (void)b->SetTierCapacity(tier, b->tier(tier).capacity_bytes() * (rng() % 5) / 4); break;
+        case 1: (void)b->TierOffline(tier); break;
+        case 2: (void)b->TierOnline(tier); break;
+        default: b->Maintain(); break;
+      }
+    }
+    for (unsigned t = 0; t < 3; ++t) (void)b->TierOnline(t);
+  });
+  constexpr int kThreads = 3;
+  std::vector<Tally> tallies(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      RunModel(*b, {static_cast<unsigned>(t)}, ops / kThreads, 500 + t, 600, &tallies[t]);
+    });
+  }
+  for (auto& th : threads) th.join();
+  stop = true;
+  control.join();
+  uint64_t mismatches = 0, hits = 0;
+  for (const auto& t : tallies) {
+    mismatches += t.mismatches;
+    hits += t.hits;
+  }
+  std::printf("concurrent with mover: ops=%llu hits=%llu mismatches=%llu\n",
+              (unsigned long long)ops, (unsigned long long)hits, (unsigned long long)mismatches);
   EXPECT_EQ(mismatches, 0u);
   EXPECT_GT(hits, 0u);
 }
