@@ -26,6 +26,7 @@ Result<std::unique_ptr<Tier>> OpenCompressed(const TierConfig& tc) {
   o.prefault = tc.prefault;
   if (tc.backing == "numa") {
     const int node = tc.node;
+    o.backing_node = node;
     const std::string what = "tier '" + tc.name + "'";
     o.bind_backing = [node, what](FrameArena& arena) -> Result<void> {
       // The same checks a numa tier makes: the node exists and has room, or we say what exists.

@@ -314,6 +314,7 @@ CompressedTier::CompressedTier(const CompressedTierOptions& options, uint32_t th
     : Tier(options.name, TierKind::kCompressed),
       codec_(options.codec),
       level_(options.level),
+      backing_node_(options.backing_node),
       threshold_(threshold),
       arena_(std::move(arena)),
       frames_(static_cast<uint32_t>(arena_.bytes() >> kPageShift)),

@@ -67,6 +67,8 @@ struct CompressedTierOptions {
   // Called on the backing arena after mapping, before prefault (e.g. to bind it to a NUMA node);
   // may be empty. Returns an error to fail the open.
   std::function<Result<void>(FrameArena&)> bind_backing;
+  // The NUMA node bind_backing puts the memory on (-1: not bound), for the probe's HMAT lookup.
+  int backing_node = -1;
   // Run the background compactor thread. Off: compaction happens only in Compact() (tests that
   // count what one pass does).
   bool background_compaction = true;
@@ -84,6 +86,7 @@ class CompressedTier final : public Tier {
 
   Codec codec() const { return codec_; }
   int level() const { return level_; }
+  int BoundNode() const override { return backing_node_; }
   // Compressed size above which a page is rejected, in bytes.
   uint32_t reject_threshold_bytes() const { return threshold_; }
 
@@ -148,6 +151,7 @@ class CompressedTier final : public Tier {
 
   const Codec codec_;
   const int level_;
+  const int backing_node_;
   const uint32_t threshold_;
   FrameArena arena_;
   FrameAllocator frames_;      // frames of arena_
