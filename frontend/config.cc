@@ -39,8 +39,10 @@ constexpr std::array kKnownTierKinds = {TierKind::kDram, TierKind::kNuma, TierKi
                                         TierKind::kCompressed};
 
 // The keys each table accepts, in the order messages list them.
-constexpr std::array<std::string_view, 4> kTopLevelKeys = {"backend", "tier", "placement",
-                                                           "quota"};
+constexpr std::array<std::string_view, 5> kTopLevelKeys = {"backend", "tier", "placement",
+                                                           "quota", "stats"};
+constexpr std::array<std::string_view, 5> kStatsKeys = {
+    "listen", "allow_remote", "dump_file", "dump_interval_ms", "latency_histograms"};
 constexpr std::array<std::string_view, 10> kPlacementKeys = {
     "policy",          "high_watermark",      "low_watermark", "max_migration_mbps",
     "min_residency_ms", "promote_after_loads", "background",    "mover_interval_ms",
@@ -531,6 +533,42 @@ Result<void> ReadPlacement(const Reporter& report, const toml::node& node, Place
   return {};
 }
 
+Result<void> ReadStats(const Reporter& report, const toml::node& node, StatsConfig* st) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return report.At(LineOf(node), "key 'stats': expected a [stats] table, got " + Describe(node) + ".");
+  }
+  st->line = LineOf(node);
+  constexpr std::string_view kWhere = "[stats]: ";
+  if (auto unknown = FirstUnknownKey(*table, kStatsKeys)) {
+    return report.At(unknown->second, std::string(kWhere) + "unknown key '" + unknown->first +
+                                          "' (known keys: " + JoinKeys(kStatsKeys) + ").");
+  }
+  for (const Result<void>& r : {
+           ReadString(report, *table, kWhere, "listen", {}, &st->listen),
+           ReadBool(report, *table, kWhere, "allow_remote", &st->allow_remote),
+           ReadString(report, *table, kWhere, "dump_file", {}, &st->dump_file),
+           ReadInt(report, *table, kWhere, "dump_interval_ms", 10, 86'400'000, &st->dump_interval_ms),
+           ReadBool(report, *table, kWhere, "latency_histograms", &st->latency_histograms),
+       }) {
+    if (!r) return r.error();
+  }
+  if (!st->listen.empty()) {
+    // host:port, host an IPv4 address or "localhost", port 1-65535. Whether a non-loopback
+    // host is allowed is decided where the listener opens (allow_remote).
+    const size_t colon = st->listen.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : st->listen.substr(colon + 1);
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        port.find_first_not_of("0123456789") == std::string::npos;
+    if (colon == 0 || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+      return report.At(LineOf(*table->get("listen")),
+                       std::string(kWhere) + "key 'listen': " + Quote(st->listen) +
+                           " is not HOST:PORT (e.g. \"127.0.0.1:9464\").");
+    }
+  }
+  return {};
+}
+
 Result<void> ReadQuotas(const Reporter& report, const toml::node& node, Config* config) {
   const toml::array* array = node.as_array();
   if (array == nullptr) {
@@ -588,7 +626,7 @@ Result<Config> FromTable(const Reporter& report, const toml::table& root,
     return report.At(unknown->second,
                      (is_table ? "unknown table [" + unknown->first + "]"
                                : "unknown top-level key '" + unknown->first + "'") +
-                         " (known: [backend], [placement], [[tier]], [[quota]]).");
+                         " (known: [backend], [placement], [stats], [[tier]], [[quota]]).");
   }
   Config config;
   config.source = std::string(source_name);
@@ -599,6 +637,9 @@ Result<Config> FromTable(const Reporter& report, const toml::table& root,
     if (Result<void> r = ReadPlacement(report, *placement, &config.placement); !r) {
       return r.take_error();
     }
+  }
+  if (const toml::node* stats = root.get("stats")) {
+    if (Result<void> r = ReadStats(report, *stats, &config.stats); !r) return r.take_error();
   }
   if (const toml::node* quotas = root.get("quota")) {
     if (Result<void> r = ReadQuotas(report, *quotas, &config); !r) return r.take_error();

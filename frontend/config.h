@@ -68,9 +68,21 @@ struct QuotaConfig {
   int line = 0;
 };
 
+// [stats]: how statistics leave the process.
+struct StatsConfig {
+  std::string listen;             // "127.0.0.1:9464": serve /metrics and /stats.json ("" = off)
+  bool allow_remote = false;      // permit a listen address that is not loopback
+  std::string dump_file;          // append a timestamped JSON line every dump_interval_ms
+  uint64_t dump_interval_ms = 10'000;
+  bool latency_histograms = true; // time every tier load and store (per-tier histograms)
+  int line = 0;
+};
+
 struct Config {
   // [backend]
   bool exclusive_loads = false;  // a successful load also drops the page (frontswap exclusive)
+
+  StatsConfig stats;
 
   PlacementConfig placement;
   std::vector<QuotaConfig> quotas;  // at most one per type

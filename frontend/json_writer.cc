@@ -110,7 +110,7 @@ JsonWriter& JsonWriter::Double(double value) {
     return *this;
   }
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.6g", value);
+  std::snprintf(buf, sizeof(buf), "%.10g", value);
   out_ += buf;
   return *this;
 }
@@ -131,6 +131,25 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   BeforeValue();
   out_ += json;
   return *this;
+}
+
+void JsonStatsSink::Histogram(std::string_view name, const HistogramData& h) {
+  w_.Key(name).BeginObject();
+  w_.Key("count").Uint(h.count);
+  w_.Key("sum").Double(h.sum_ns);
+  w_.Key("p50").Double(h.p50);
+  w_.Key("p90").Double(h.p90);
+  w_.Key("p99").Double(h.p99);
+  w_.Key("p999").Double(h.p999);
+  w_.Key("max").Double(h.max);
+  w_.Key("buckets").BeginArray();
+  // Up to the first bucket that holds every sample: the rest repeat the total.
+  for (const auto& [upper, cumulative] : h.buckets) {
+    w_.BeginArray().Double(upper).Uint(cumulative).EndArray();
+    if (cumulative == h.count) break;
+  }
+  w_.EndArray();
+  w_.EndObject();
 }
 
 }  // namespace tierswap

@@ -62,6 +62,9 @@ class JsonStatsSink final : public StatsSink {
   void BeginItem() override { w_.BeginObject(); }
   void EndItem() override { w_.EndObject(); }
   void EndList() override { w_.EndArray(); }
+  // {"count":..,"sum":..,"p50":..,"p90":..,"p99":..,"p999":..,"max":..,
+  //  "buckets":[[upper_bound_ns, cumulative_count], ...]} (only buckets up to the last with data)
+  void Histogram(std::string_view name, const HistogramData& h) override;
 
  private:
   JsonWriter& w_;

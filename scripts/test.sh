@@ -22,6 +22,6 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIERSWAP_S
   -DTIERSWAP_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan -j "$(nproc)" --target "${tsan_targets[@]}"
 # TIERSWAP_MODEL_OPS keeps the instrumented model test within a few minutes.
-TIERSWAP_MODEL_OPS=1000000 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+TIERSWAP_MODEL_OPS=300000 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   ctest --test-dir build-tsan --output-on-failure -L concurrency
 echo "== all test stages passed =="

@@ -8,9 +8,20 @@
 #define TIERSWAP_TIERS_STATS_SINK_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tierswap {
+
+// A latency distribution (tiers/latency_histogram.h), in nanoseconds.
+struct HistogramData {
+  std::vector<std::pair<double, uint64_t>> buckets;  // (upper bound, cumulative count), ascending
+  uint64_t count = 0;
+  double sum_ns = 0;
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // interpolated within buckets
+};
 
 class StatsSink {
  public:
@@ -28,6 +39,17 @@ class StatsSink {
   virtual void BeginItem() = 0;
   virtual void EndItem() = 0;
   virtual void EndList() = 0;
+  // A latency histogram. Sinks that cannot show distributions get its summary as plain fields:
+  // <name>_count, <name>_p50, _p90, _p99, _p999 and _max (nanoseconds).
+  virtual void Histogram(std::string_view name, const HistogramData& h) {
+    const std::string n(name);
+    Counter(n + "_count", h.count);
+    Real(n + "_p50", h.p50);
+    Real(n + "_p90", h.p90);
+    Real(n + "_p99", h.p99);
+    Real(n + "_p999", h.p999);
+    Real(n + "_max", h.max);
+  }
 };
 
 }  // namespace tierswap

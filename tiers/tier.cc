@@ -22,6 +22,10 @@ void Tier::ExportStats(StatsSink& sink) const {
   sink.Counter("migrated_bytes", counters_.Sum(kMigratedBytes));
   sink.Counter("wasted_migrations", counters_.Sum(kWastedMigrations));
   sink.Gauge("metadata_bytes", MetadataBytes());
+  if (timed_) {
+    sink.Histogram("load_latency_ns", load_latency_.Snapshot());
+    sink.Histogram("store_latency_ns", store_latency_.Snapshot());
+  }
   if (emulated_) {
     sink.Gauge("emulated_read_latency_ns", emulation_.read_latency_ns);
     sink.Gauge("emulated_write_latency_ns", emulation_.write_latency_ns);
@@ -61,8 +65,8 @@ void Tier::SpinUntilEmulated(uint64_t start, uint64_t latency_ticks) const {
   SpinUntil(start + latency_ticks + (raw > transfer_ticks_ ? raw : transfer_ticks_));
 }
 
-Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint) {
-  const uint64_t start = TscNow();
+Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, uint64_t start) {
+  if (start == 0) start = TscNow();
   const Status s = DoStoreHinted(page, hint, handle);
   if (s != Status::kOk) {
     counters_.Add(kStoreRejects);
@@ -70,11 +74,12 @@ Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint) 
   }
   Emulate(start, write_ticks_, kRawStoreTicks);
   counters_.Add(kStores);
+  if (timed_) store_latency_.Record(ElapsedNs(start));
   return s;
 }
 
-Status Tier::EmulatedLoad(TierHandle handle, void* page) {
-  const uint64_t start = TscNow();
+Status Tier::EmulatedLoad(TierHandle handle, void* page, uint64_t start) {
+  if (start == 0) start = TscNow();
   const Status s = DoLoad(handle, page);
   if (s != Status::kOk) {
     counters_.Add(kLoadErrors);
@@ -82,6 +87,7 @@ Status Tier::EmulatedLoad(TierHandle handle, void* page) {
   }
   Emulate(start, read_ticks_, kRawLoadTicks);
   counters_.Add(kLoads);
+  if (timed_) load_latency_.Record(ElapsedNs(start));
   return s;
 }
 

@@ -30,9 +30,11 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "tiers/sharded_counter.h"
 #include "tiers/stats_sink.h"
+#include "tiers/latency_histogram.h"
 #include "tiers/page_copy.h"
 #include "tiers/status.h"
 #include "tiers/tsc.h"
@@ -82,9 +84,11 @@ class Tier {
       counters_.Add(kStoreRejects);
       return Status::kNoSpace;
     }
-    if (emulated_) return EmulatedStore(page, handle, hint);
+    const uint64_t start = timed_ ? TscNow() : 0;
+    if (emulated_) return EmulatedStore(page, handle, hint, start);
     const Status s = DoStoreHinted(page, hint, handle);
     counters_.Add(s == Status::kOk ? kStores : kStoreRejects);
+    if (timed_ && s == Status::kOk) store_latency_.Record(ElapsedNs(start));
     return s;
   }
   // Replaces the page behind `handle` in place, if the tier can (frame tiers): kOk, or kRejected
@@ -92,11 +96,12 @@ class Tier {
   // so no load of this handle runs meanwhile.
   [[nodiscard]] Status Overwrite(TierHandle handle, const void* page) {
     if (!overwritable_) return Status::kRejected;
-    const uint64_t start = emulated_ ? TscNow() : 0;
+    const uint64_t start = emulated_ || timed_ ? TscNow() : 0;
     const Status s = DoOverwrite(handle, page);
     if (s == Status::kOk) {
       if (emulated_) Emulate(start, write_ticks_, kRawStoreTicks);
       counters_.Add(kOverwrites);
+      if (timed_) store_latency_.Record(ElapsedNs(start));
     }
     return s;
   }
@@ -113,9 +118,11 @@ class Tier {
   }
   // Copies the page named by `handle` into `page` (4 KiB).
   [[nodiscard]] Status Load(TierHandle handle, void* page) {
-    if (emulated_) return EmulatedLoad(handle, page);
+    const uint64_t start = timed_ ? TscNow() : 0;
+    if (emulated_) return EmulatedLoad(handle, page, start);
     const Status s = DoLoad(handle, page);
     counters_.Add(s == Status::kOk ? kLoads : kLoadErrors);
+    if (timed_ && s == Status::kOk) load_latency_.Record(ElapsedNs(start));
     return s;
   }
   // Releases the page named by `handle`; the handle must not be used again.
@@ -201,6 +208,16 @@ class Tier {
   // name, kind, capacity_bytes, used_bytes, stored_pages, stores, loads, ... then DoExportStats.
   void ExportStats(StatsSink& sink) const;
 
+  // Per-operation latency histograms of successful loads and stores (on by default). Off, the
+  // hot path reads no clock (unless the tier is emulated). Call before the tier is shared.
+  void EnableLatencyHistograms(bool on) { timed_ = on; }
+  bool latency_histograms() const { return timed_; }
+  HistogramData load_latency() const { return load_latency_.Snapshot(); }
+  HistogramData store_latency() const { return store_latency_.Snapshot(); }
+  // Mean load latency (ns) and count since the tier opened: the mover turns deltas of these
+  // into the live cost estimate.
+  std::pair<double, uint64_t> LoadLatencySum() const { return load_latency_.SumAndCount(); }
+
   // Sets the emulated media characteristics. Call once, before the tier is shared.
   void SetEmulation(const TierEmulation& emulation);
   const TierEmulation& emulation() const { return emulation_; }
@@ -242,8 +259,11 @@ class Tier {
     kNumCounters
   };
 
-  Status EmulatedStore(const void* page, TierHandle* handle, uint64_t hint);
-  Status EmulatedLoad(TierHandle handle, void* page);
+  Status EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, uint64_t start);
+  Status EmulatedLoad(TierHandle handle, void* page, uint64_t start);
+  uint64_t ElapsedNs(uint64_t start) const {
+    return static_cast<uint64_t>(double(TscNow() - start) * ns_per_tick_);
+  }
   // Spins until `start + latency + max(raw, transfer)`; counts raw and injected ticks.
   void Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter);
   bool RoomUnderLimit() const {
@@ -255,6 +275,8 @@ class Tier {
   const std::string name_;
   const TierKind kind_;
   bool emulated_ = false;
+  bool timed_ = true;
+  double ns_per_tick_ = 1.0 / TscTicksPerNs();
   bool overwritable_ = false;
   std::atomic<bool> limited_{false};
   std::atomic<uint64_t> limit_bytes_{0};
@@ -263,6 +285,8 @@ class Tier {
   TierEmulation emulation_;
   uint64_t read_ticks_ = 0, write_ticks_ = 0, transfer_ticks_ = 0;
   ShardedCounters<kNumCounters> counters_;
+  ShardedLatencyHistogram load_latency_;
+  ShardedLatencyHistogram store_latency_;
 };
 
 }  // namespace tierswap
