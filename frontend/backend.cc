@@ -38,6 +38,7 @@ Result<std::unique_ptr<Backend>> Backend::Open(const Config& config) {
   options.exclusive_loads = config.exclusive_loads;
   options.placement = config.placement;
   options.quotas = config.quotas;
+  options.latency_histograms = config.stats.latency_histograms;
   return Open(std::move(tiers).value(), options);
 }
 
@@ -84,7 +85,7 @@ Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions option
       probes_(std::move(probes)),
       view_(tiers_.size()) {
   // Without a probe, configuration order is the rank.
-  if (!probes_.empty()) view_.rank = RankTiers(probes_);
+  if (!probes_.empty()) view_.rank.Set(RankTiers(probes_));
   for (size_t t = 0; t < tiers_.size(); ++t) {
     view_.compressed[t] = tiers_[t]->kind() == TierKind::kCompressed;
   }
@@ -96,8 +97,13 @@ Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions option
   mo.low_watermark = options_.placement.low_watermark;
   mo.max_migration_mbps = options_.placement.max_migration_mbps;
   mo.min_residency_ms = options_.placement.min_residency_ms;
+  mo.migrate = policy_->Migrates();
   MigratorHost& host = *this;
   migrator_ = std::make_unique<Migrator>(index_, std::move(raw), view_, mo, host);
+  for (size_t t = 0; t < probes_.size(); ++t) {
+    migrator_->SetInitialCost(static_cast<unsigned>(t), probes_[t].expected_load_ns.value);
+  }
+  for (auto& t : tiers_) t->EnableLatencyHistograms(options_.latency_histograms);
   if (options_.placement.background) mover_ = std::thread([this] { MoverLoop(); });
 }
 
@@ -115,24 +121,22 @@ Backend::~Backend() {
 }
 
 void Backend::MoverLoop() {
-  // The background mover: wakes every mover_interval_ms. Only placement policies that migrate
-  // move pages on their own; evacuation of a shrunk or offline tier always runs.
+  // The background mover: wakes every mover_interval_ms, updates the live cost estimates and,
+  // for policies that migrate, moves pages.
   const auto interval = std::chrono::milliseconds(options_.placement.mover_interval_ms);
   std::unique_lock<std::mutex> lock(mover_mu_);
   while (!mover_stop_) {
     mover_cv_.wait_for(lock, interval, [this] { return mover_stop_; });
     if (mover_stop_) break;
     lock.unlock();
-    if (policy_->Migrates()) migrator_->Step();
+    migrator_->Step();
     lock.lock();
   }
 }
 
-size_t Backend::Maintain() { return policy_->Migrates() ? migrator_->Step() : 0; }
+size_t Backend::Maintain() { return migrator_->Step(); }
 
-size_t Backend::Maintain(uint64_t now_ns) {
-  return policy_->Migrates() ? migrator_->Step(now_ns) : 0;
-}
+size_t Backend::Maintain(uint64_t now_ns) { return migrator_->Step(now_ns); }
 
 int Backend::FindTier(std::string_view name) const {
   for (size_t t = 0; t < tiers_.size(); ++t) {
@@ -583,6 +587,7 @@ void Backend::ExportStats(StatsSink& sink) const {
     sink.Gauge("rank", view_.RankOf(static_cast<unsigned>(t)));
     sink.Gauge("online", view_.online[t].load(std::memory_order_relaxed) ? 1 : 0);
     if (!probes_.empty()) ExportProbe(probes_[t], sink);
+    sink.Real("live_load_ns", migrator_->LiveLoadNs(static_cast<unsigned>(t)));
     sink.EndItem();
   }
   sink.EndList();

@@ -51,6 +51,7 @@ namespace tierswap {
 struct BackendOptions {
   bool exclusive_loads = false;  // a successful Load also drops the page
   PlacementConfig placement;     // policy, watermarks, mover (docs/config.md, [placement])
+  bool latency_histograms = true;  // [stats] latency_histograms: time every tier operation
   std::vector<QuotaConfig> quotas;
 };
 

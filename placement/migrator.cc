@@ -14,7 +14,43 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
       options_(options),
       host_(host),
       queues_(new Queue[kCounterShards]),
-      hands_(tiers_.size(), {0, 0}) {}
+      live_ns_(new std::atomic<double>[tiers_.size()]),
+      hands_(tiers_.size(), {0, 0}),
+      last_latency_(tiers_.size(), {0.0, 0}) {
+  for (size_t t = 0; t < tiers_.size(); ++t) live_ns_[t].store(0, std::memory_order_relaxed);
+}
+
+void Migrator::UpdateCosts() {
+  constexpr uint64_t kMinSamples = 32;
+  constexpr double kWeight = 0.3;      // of the newest interval in the EWMA
+  constexpr double kHysteresis = 0.8;  // a tier overtakes another only if 20% cheaper
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    const auto [sum, count] = tiers_[t]->LoadLatencySum();
+    const uint64_t n = count - last_latency_[t].second;
+    if (n < kMinSamples) continue;
+    const double mean = (sum - last_latency_[t].first) / double(n);
+    last_latency_[t] = {sum, count};
+    const double old = live_ns_[t].load(std::memory_order_relaxed);
+    live_ns_[t].store(old == 0 ? mean : (1 - kWeight) * old + kWeight * mean,
+                      std::memory_order_relaxed);
+  }
+  // One bubble pass over the ranking: adjacent tiers swap when the slower-ranked one now costs
+  // clearly less. Repeated passes (one per mover step) converge; hysteresis stops flapping.
+  std::vector<unsigned> order = view_.rank.Get();
+  bool changed = false;
+  for (size_t r = 0; r + 1 < order.size(); ++r) {
+    const double a = live_ns_[order[r]].load(std::memory_order_relaxed);
+    const double b = live_ns_[order[r + 1]].load(std::memory_order_relaxed);
+    if (a > 0 && b > 0 && b < kHysteresis * a) {
+      std::swap(order[r], order[r + 1]);
+      changed = true;
+    }
+  }
+  if (changed) {
+    view_.rank.Set(order);
+    counters_.Add(kReranks);
+  }
+}
 
 uint64_t Migrator::NowNs() {
   timespec ts;
@@ -244,7 +280,9 @@ size_t Migrator::Step(uint64_t now) {
   std::lock_guard<std::mutex> lock(mu_);
   counters_.Add(kSteps);
   PruneResidency(now);
+  UpdateCosts();
   RefreshWatermarks();
+  if (!options_.migrate) return 0;
   size_t moved = Promote(now);
   // Demote from the fastest tier first: room made below is then used by the next tier's pages.
   for (unsigned r = 0; r < view_.size(); ++r) moved += Demote(view_.rank[r], now);
@@ -307,6 +345,7 @@ void Migrator::ExportStats(StatsSink& sink) const {
   sink.Counter("mover_residency_skips", counters_.Sum(kResidencySkips));
   sink.Counter("mover_rate_limited", counters_.Sum(kRateLimited));
   sink.Counter("mover_second_chances", counters_.Sum(kSecondChances));
+  sink.Counter("mover_reranks", counters_.Sum(kReranks));
 }
 
 }  // namespace tierswap

@@ -47,6 +47,7 @@ struct MigratorOptions {
   uint64_t max_migration_mbps = 0;  // 0: unlimited
   uint64_t min_residency_ms = 1000;
   uint64_t scan_entries_per_step = 1 << 16;  // CLOCK budget per tier per Step
+  bool migrate = true;  // false (static policy): Step only updates costs and the ranking
 };
 
 // What the migrator needs from its owner for pages that leave tierswap entirely.
@@ -89,6 +90,15 @@ class Migrator {
 
   void ExportStats(StatsSink& sink) const;
 
+  // The live estimate of a tier's load cost (ns): an EWMA of the mean load latency the tier's
+  // histogram saw between mover passes; 0 until enough loads were seen. Seeded with the probe's
+  // figure by SetInitialCost. The mover re-ranks tiers by it (with 20% hysteresis), so a tier
+  // that slows down under load is ranked by what it costs now.
+  double LiveLoadNs(unsigned tier) const { return live_ns_[tier].load(std::memory_order_relaxed); }
+  void SetInitialCost(unsigned tier, double ns) {
+    live_ns_[tier].store(ns, std::memory_order_relaxed);
+  }
+
  private:
   struct Candidate {
     uint64_t key;  // type << 32 | offset
@@ -105,7 +115,7 @@ class Migrator {
   };
   enum Counter : size_t {
     kSteps, kPromotions, kDemotions, kEvacuated, kWrittenBack, kRaced, kNoRoom, kIoErrors,
-    kQueueDrops, kResidencySkips, kRateLimited, kSecondChances, kNumCounters
+    kQueueDrops, kResidencySkips, kRateLimited, kSecondChances, kReranks, kNumCounters
   };
 
   static uint64_t Key(unsigned type, uint64_t offset) { return uint64_t{type} << 32 | offset; }
@@ -117,6 +127,8 @@ class Migrator {
   bool RecentlyPromoted(uint64_t key, uint64_t now_ns) const;
   void PruneResidency(uint64_t now_ns);
   void RefreshWatermarks();
+  // Updates the live cost estimates and, when they disagree with the ranking, the ranking.
+  void UpdateCosts();
   size_t Promote(uint64_t now_ns);
   size_t Demote(unsigned tier, uint64_t now_ns);
   // Moves one page off `tier` to the best other tier; kNoRoom when none took it.
@@ -129,6 +141,7 @@ class Migrator {
   const MigratorOptions options_;
   MigratorHost& host_;
   std::unique_ptr<Queue[]> queues_;  // kCounterShards
+  std::unique_ptr<std::atomic<double>[]> live_ns_;  // by tier
   ShardedCounters<kNumCounters> counters_;
 
   // Everything below is the mover's own state, guarded by mu_.
@@ -137,6 +150,7 @@ class Migrator {
   std::vector<std::pair<unsigned, uint64_t>> hands_;  // per tier: CLOCK hand (type, offset)
   std::unordered_map<uint64_t, Residency> residency_;
   std::deque<std::pair<uint64_t, uint64_t>> residency_order_;  // (time_ns, key), oldest first
+  std::vector<std::pair<double, uint64_t>> last_latency_;  // per tier: (sum ns, count) seen
   uint64_t tokens_bytes_ = 0;
   uint64_t last_refill_ns_ = 0;
 };

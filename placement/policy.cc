@@ -24,9 +24,12 @@ namespace {
 template <typename Defer>
 size_t RankOrder(const TierView& view, unsigned* order, Defer defer) {
   size_t n = 0;
-  unsigned deferred[64];
+  unsigned ranked[TierRanking::kMax];
+  const size_t count = view.rank.Fill(ranked);
+  unsigned deferred[TierRanking::kMax];
   size_t d = 0;
-  for (unsigned t : view.rank) {
+  for (size_t i = 0; i < count; ++i) {
+    const unsigned t = ranked[i];
     if (!view.online[t].load(std::memory_order_relaxed)) continue;
     if (defer(t)) {
       deferred[d++] = t;

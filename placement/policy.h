@@ -38,33 +38,78 @@ inline constexpr uint32_t kLoadCountMask = 3u << kLoadCountShift;
 inline uint32_t LoadCount(uint32_t bits) { return (bits & kLoadCountMask) >> kLoadCountShift; }
 }  // namespace page_bits
 
-// What the policies know of the tiers: their order by measured cost and their state. The rank
-// is fixed at open; the flags change at runtime (offline/online, watermarks) and are read
-// relaxed on the store path: a stale flag only makes one store choose a slightly worse tier.
+// The order of the tiers, fastest first. Set at open from the probe and changed by the mover
+// when the live cost of the tiers says so; read on every store and load without a lock. A
+// reader racing a change may see a mix of the two orders for one operation (a tier twice, one
+// missing): Fill() repairs that, so every online tier is always offered.
+class TierRanking {
+ public:
+  static constexpr size_t kMax = 32;
+  explicit TierRanking(size_t n) : n_(n) {
+    for (size_t i = 0; i < n; ++i) order_[i].store(static_cast<uint8_t>(i), std::memory_order_relaxed);
+  }
+  size_t size() const { return n_; }
+  unsigned operator[](size_t r) const { return order_[r].load(std::memory_order_relaxed); }
+  void Set(const std::vector<unsigned>& order) {
+    for (size_t i = 0; i < n_ && i < order.size(); ++i) {
+      order_[i].store(static_cast<uint8_t>(order[i]), std::memory_order_relaxed);
+    }
+  }
+  std::vector<unsigned> Get() const {
+    std::vector<unsigned> v;
+    for (size_t i = 0; i < n_; ++i) v.push_back((*this)[i]);
+    return v;
+  }
+  // Position of tier `t` (0: fastest); size() if a concurrent change hid it.
+  unsigned RankOf(unsigned t) const {
+    for (unsigned r = 0; r < n_; ++r) {
+      if ((*this)[r] == t) return r;
+    }
+    return static_cast<unsigned>(n_);
+  }
+  // The order as one consistent list of distinct tiers: duplicates dropped, missing ones last.
+  size_t Fill(unsigned* out) const {
+    uint64_t seen = 0;
+    size_t k = 0;
+    for (size_t r = 0; r < n_; ++r) {
+      const unsigned t = (*this)[r];
+      if (t < n_ && (seen & (uint64_t{1} << t)) == 0) {
+        seen |= uint64_t{1} << t;
+        out[k++] = t;
+      }
+    }
+    for (unsigned t = 0; t < n_; ++t) {
+      if ((seen & (uint64_t{1} << t)) == 0) out[k++] = t;
+    }
+    return k;
+  }
+
+ private:
+  size_t n_;
+  std::atomic<uint8_t> order_[kMax];
+};
+
+// What the policies know of the tiers: their order by cost and their state. The flags change at
+// runtime (offline/online, watermarks) and are read relaxed on the store path: a stale flag only
+// makes one store choose a slightly worse tier.
 struct TierView {
-  std::vector<unsigned> rank;  // tier indexes, fastest first
+  TierRanking rank;
   std::unique_ptr<std::atomic<bool>[]> online;      // by tier index
   std::unique_ptr<std::atomic<bool>[]> above_high;  // used > high watermark (set by the mover)
   std::vector<bool> compressed;                     // by tier index
 
   explicit TierView(size_t tiers)
-      : online(new std::atomic<bool>[tiers]),
+      : rank(tiers),
+        online(new std::atomic<bool>[tiers]),
         above_high(new std::atomic<bool>[tiers]),
         compressed(tiers, false) {
     for (size_t i = 0; i < tiers; ++i) {
       online[i].store(true, std::memory_order_relaxed);
       above_high[i].store(false, std::memory_order_relaxed);
-      rank.push_back(static_cast<unsigned>(i));
     }
   }
   size_t size() const { return rank.size(); }
-  // Position of tier `t` in the rank (0: fastest).
-  unsigned RankOf(unsigned t) const {
-    for (unsigned r = 0; r < rank.size(); ++r) {
-      if (rank[r] == t) return r;
-    }
-    return static_cast<unsigned>(rank.size());
-  }
+  unsigned RankOf(unsigned t) const { return rank.RankOf(t); }
 };
 
 class PlacementPolicy {

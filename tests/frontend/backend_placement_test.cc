@@ -211,6 +211,34 @@ TEST(BackendPlacementTest, APageDemotedAndLoadedAgainComesBackAndCountsAsWasted)
   ExpectAllLoad(*b, 0, 0, 20, 0);
 }
 
+TEST(BackendPlacementTest, ATierThatSlowsDownIsRankedByWhatItCostsNow) {
+  // Ranked first (no probe: configuration order), but every load costs 20 us now.
+  std::vector<std::unique_ptr<Tier>> tiers;
+  tiers.push_back(MakeDram(64, "loaded"));
+  tiers.back()->SetEmulation(TierEmulation{20000, 0, 0});
+  tiers.push_back(MakeDram(64, "idle"));
+  BackendOptions o;
+  o.placement.policy = "static";  // no page moves: only the ranking changes
+  o.placement.background = false;
+  o.placement.probe_budget_ms = 0;
+  auto b = std::move(Backend::Open(std::move(tiers), o)).value();
+  ASSERT_EQ(b->Init(0, 0), Status::kOk);
+  for (uint64_t o2 = 0; o2 < 100; ++o2) ASSERT_EQ(b->Store(0, o2, PatternPage(o2).data()), Status::kOk);
+  ASSERT_EQ(b->tier_view().rank[0], 0u);
+  PageBuf out{};
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t o2 = 0; o2 < 100; ++o2) ASSERT_EQ(b->Load(0, o2, out.data()), Status::kOk);
+    b->Maintain();
+  }
+  EXPECT_EQ(b->tier_view().rank[0], 1u) << "the idle tier is cheaper now";
+  EXPECT_GE(Stat(*b, "mover_reranks"), 1u);
+  EXPECT_GT(b->tier_view().rank.size(), 1u);
+  // New pages now go to the cheaper tier first.
+  b->InvalidatePage(0, 99);
+  ASSERT_EQ(b->Store(0, 99, PatternPage(199).data()), Status::kOk);
+  ExpectAllLoad(*b, 0, 0, 99, 0);
+}
+
 TEST(BackendPlacementTest, ShrinkingATierMovesItsPagesToAnother) {
   auto b = Open(Layout{.fast_pages = 100, .slow_pages = 1000});
   ASSERT_EQ(b->Init(0, 0), Status::kOk);
