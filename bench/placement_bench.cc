@@ -11,29 +11,35 @@
 //   static        the real Backend with [placement] policy = "static"
 //   adaptive      the real Backend with policy = "adaptive", no mover thread: Maintain() runs
 //                 every 256 operations, migration unlimited, other keys at their defaults
+//                 unless --min_residency_ms, --promote_after_loads or --watermarks say otherwise
 // For each, the mean and p99 load cost, the fraction of loads the fast tier served, pages
-// migrated and wasted migrations, and the mean and p99 as ratios to the oracle's.
+// migrated and wasted migrations, and the mean and p99 as ratios to the oracle's. For hot-shift
+// at 1:4, a breakdown by window of --window_loads loads shows when adaptive loses against the
+// oracle, with the tiers' occupancy and the mover's work in each window.
 //
 // The real backends run on three DRAM tiers without emulation, so a run is quick and a load's
 // tier is all that varies: after each Load the tier whose load counter moved is the tier that
 // served it, and the cost model prices it. Costs in nanoseconds are units x 600 ns, a nominal
 // fast-tier load (a cold 4 KiB copy on the reference machine is 640 ns). The probe is skipped
-// (probe_budget_ms = 0), so the engine ranks the tiers in configuration order, as the cost
-// model does; the run stops if the engine ranks them otherwise.
+// (probe_budget_ms = 0) and the tiers are untimed, so the engine ranks the tiers in
+// configuration order, as the cost model does; the run stops if the engine ranks them otherwise,
+// at open or after any Maintain().
 //
-// Time: the engine's minimum residency is wall-clock time, so the real replays are paced at a
-// nominal guest swap rate (--ops_per_sec, 100,000 by default: the replay sleeps before each
-// batch of 256 operations until they are due) instead of running at full speed, which would
-// squeeze a whole trace into a fraction of one residency window. A residency sweep (hot-shift at
-// 1:4, adaptive, min_residency_ms 0, 100 and 1000) shows how much that window decides.
+// Time: the real replays run in trace time, not wall-clock time. Operation i happens at
+// 1 s + i / --ops_per_sec (a nominal guest swap rate, 100,000 operations per second by default),
+// and every 256 operations the replay calls Maintain(now) with the time the next operation is
+// due, so the engine's minimum residency counts trace time: the replays run at full speed and
+// give the same result in every run. A residency sweep (hot-shift at 1:4, adaptive,
+// min_residency_ms 0, 100 and 1000) shows how much that window decides.
 //
-// After the tables, one Google Benchmark measures what the policy costs in time: the unpaced
-// replay of the hot-shift trace at 1:4 per operation, adaptive (Maintain() calls included)
-// against static, as a ratio.
+// After the tables, one Google Benchmark measures what the policy costs in time: the same replay
+// of the hot-shift trace at 1:4 (trace time, full speed) per operation, adaptive (Maintain()
+// calls included) against static, as a ratio.
 //
 //   placement_bench [--json=FILE] [--pages=16384] [--loads_per_page=16] [--dirty=0.1]
 //                   [--shift_background=0.05] [--seed=1] [--traces=FILE,...]
 //                   [--ops_per_sec=100000] [--min_residency_ms=1000]
+//                   [--promote_after_loads=1] [--watermarks=0.95,0.85] [--window_loads=16384]
 //                   [--residency_sweep=0,100,1000] [--quality=true] [--timing=true]
 //                   [Google Benchmark flags]
 //
@@ -50,7 +56,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "bench/bench_util.h"
@@ -76,14 +81,20 @@ constexpr const char* kTierNames[] = {"fast", "mid", "slow"};
 struct Settings {
   placement_sim::TraceParams params;
   std::vector<std::string> trace_files;
-  uint64_t min_residency_ms = PlacementConfig{}.min_residency_ms;
+  // The engine's tunables for the real replays: the defaults unless a flag says otherwise
+  // (--min_residency_ms, --promote_after_loads, --watermarks). The benchmark itself sets
+  // policy, background, max_migration_mbps and probe_budget_ms (BackendConfig).
+  PlacementConfig placement;
   // Extra adaptive replays of hot-shift at 1:4 with these minimum residencies.
   std::vector<uint64_t> residency_sweep = {0, 100, 1000};
   uint32_t maintain_every = 256;
-  // The guest's swap rate in the quality replays: the engine's time-based rules (minimum
-  // residency) see the trace unfold at this pace rather than at the replay's full speed.
+  // The guest's swap rate in trace time: operation i of a replay happens at 1 s + i / rate, and
+  // Maintain() is told that time (placement_sim::TraceClock), so the engine's time-based rules
+  // (the minimum residency) see the trace unfold at this pace however fast the replay runs.
   uint64_t ops_per_sec = 100000;
   uint64_t random_seed = 0x52414E44;  // the random placement's own seed
+  // The per-window breakdown of hot-shift at 1:4: loads per window.
+  uint64_t window_loads = 16384;
 };
 
 Settings& settings() {
@@ -104,27 +115,40 @@ Config BackendConfig(const TierLayout& l, const std::string& policy, uint64_t mi
     t.prefault = true;
     c.tiers.push_back(t);
   }
+  c.placement = settings().placement;
   c.placement.policy = policy;
   c.placement.background = false;
   c.placement.max_migration_mbps = 0;
   c.placement.min_residency_ms = min_residency_ms;
   c.placement.probe_budget_ms = 0;  // rank in configuration order, as the cost model does
+  // Untimed tiers give the mover no measured load cost to re-rank them by: three DRAM tiers
+  // cost the same, and a ranking that followed their noise would make the cost model price the
+  // wrong tiers (and the run depend on wall-clock time). CheckRank stops the run if they move.
+  c.stats.latency_histograms = false;
   c.source = "placement_bench";
   return c;
+}
+
+// Fails unless the engine ranks the tiers in configuration order, as the cost model does.
+Status CheckRank(const Backend& b, std::string* message) {
+  const auto& rank = b.tier_view().rank;
+  for (unsigned i = 0; i < rank.size(); ++i) {
+    if (rank[i] != i) {
+      *message = "the engine ranked tier '" + std::string(kTierNames[rank[i]]) + "' at position " +
+                 std::to_string(i) + "; the cost model needs fast, mid, slow in that order.";
+      return Status::kInvalidArgument;
+    }
+  }
+  return Status::kOk;
 }
 
 Result<std::unique_ptr<Backend>> OpenBackend(const SimTrace& t, const TierLayout& l,
                                              const std::string& policy, uint64_t min_residency_ms) {
   auto b = Backend::Open(BackendConfig(l, policy, min_residency_ms));
   if (!b) return b.take_error();
-  const std::vector<unsigned>& rank = b.value()->tier_view().rank;
-  for (unsigned i = 0; i < rank.size(); ++i) {
-    if (rank[i] != i) {
-      return MakeError(Status::kInvalidArgument,
-                       "the engine ranked tier '" + std::string(kTierNames[rank[i]]) +
-                           "' at position " + std::to_string(i) +
-                           "; the cost model needs fast, mid, slow in that order.");
-    }
+  std::string message;
+  if (CheckRank(*b.value(), &message) != Status::kOk) {
+    return MakeError(Status::kInvalidArgument, message);
   }
   for (unsigned type : t.types) {
     if (b.value()->Init(type, 0) != Status::kOk) {
@@ -185,6 +209,14 @@ class CounterSink final : public StatsSink {
   std::vector<std::map<std::string, uint64_t>> tiers_;
 };
 
+// What the engine did in one window of loads (the mover's counters over the window, the tiers'
+// occupancy at its end).
+struct WindowStats {
+  std::vector<uint64_t> pages_per_tier;  // pages each tier holds at the window's end
+  uint64_t promotions = 0, demotions = 0, wasted = 0, residency_skips = 0, second_chances = 0,
+           no_room = 0;
+};
+
 struct ReplayResult {
   PlacementOutcome outcome;
   uint64_t mismatches = 0;  // loads that returned other bytes than the last store
@@ -193,6 +225,8 @@ struct ReplayResult {
   uint64_t moved_by_maintain = 0;
   uint64_t migrated_bytes = 0;
   std::string mover;  // the mover's own counters, for the notes
+  // One per settings().window_loads loads, in order (the last one may be shorter).
+  std::vector<WindowStats> windows;
 };
 
 // Replays `t` on a fresh backend and attributes every load to the tier that served it.
@@ -216,9 +250,33 @@ Result<ReplayResult> ReplayQuality(const SimTrace& t, const TierLayout& l,
 
   ReplayResult r;
   r.outcome.loads_per_tier.assign(ntiers, 0);
+  r.outcome.served.reserve(t.loads);
+  // The mover's counters where the last window ended, to take differences.
+  WindowStats total;
+  auto end_window = [&] {
+    CounterSink sink;
+    b.ExportStats(sink);
+    WindowStats now;
+    for (size_t i = 0; i < ntiers; ++i) now.pages_per_tier.push_back(b.tier(i).stored_pages());
+    now.promotions = sink.Top("mover_promotions");
+    now.demotions = sink.Top("mover_demotions");
+    now.wasted = sink.Sum("wasted_migrations");
+    now.residency_skips = sink.Top("mover_residency_skips");
+    now.second_chances = sink.Top("mover_second_chances");
+    now.no_room = sink.Top("mover_no_room");
+    WindowStats w = now;
+    w.promotions -= total.promotions;
+    w.demotions -= total.demotions;
+    w.wasted -= total.wasted;
+    w.residency_skips -= total.residency_skips;
+    w.second_chances -= total.second_chances;
+    w.no_room -= total.no_room;
+    r.windows.push_back(std::move(w));
+    total = std::move(now);
+  };
+  const placement_sim::TraceClock clock{settings().ops_per_sec};
   uint64_t since_maintain = 0;
   uint64_t done = 0;
-  const auto start = std::chrono::steady_clock::now();
   for (const SimOp& op : t.ops) {
     switch (op.kind) {
       case SimOpKind::kStore: {
@@ -250,7 +308,8 @@ Result<ReplayResult> ReplayQuality(const SimTrace& t, const TierLayout& l,
         if (served < 0) {
           ++r.ambiguous;
         } else {
-          ++r.outcome.loads_per_tier[size_t(served)];
+          r.outcome.Serve(size_t(served));
+          if (r.outcome.served.size() % settings().window_loads == 0) end_window();
         }
         seen.swap(now);
         break;
@@ -263,19 +322,21 @@ Result<ReplayResult> ReplayQuality(const SimTrace& t, const TierLayout& l,
     ++done;
     if (++since_maintain == settings().maintain_every) {
       since_maintain = 0;
-      // Pace by batch: sleep until the batch's operations are due (no spinning, and the
-      // resolution, 2.56 ms at the defaults, is far below the residency window).
-      if (settings().ops_per_sec != 0) {
-        std::this_thread::sleep_until(
-            start + std::chrono::nanoseconds(done * 1'000'000'000ull / settings().ops_per_sec));
-      }
       if (maintain) {
-        r.moved_by_maintain += b.Maintain();
+        // The mover runs when the next operation is due, in trace time.
+        r.moved_by_maintain += b.Maintain(clock.At(done));
         ++r.maintain_calls;
         read_loads(seen);
+        // A mover that re-ranks the tiers would make the cost model price the wrong tiers.
+        std::string message;
+        if (CheckRank(b, &message) != Status::kOk) {
+          return MakeError(Status::kInvalidArgument,
+                           t.name + ", after operation " + std::to_string(done) + ": " + message);
+        }
       }
     }
   }
+  if (r.outcome.served.size() % settings().window_loads != 0) end_window();
   CounterSink sink;
   b.ExportStats(sink);
   if (maintain) {
@@ -299,9 +360,11 @@ Result<ReplayResult> ReplayQuality(const SimTrace& t, const TierLayout& l,
 // the seconds spent in Maintain().
 double ReplayPlain(Backend& b, const SimTrace& t, bool maintain, unsigned char* src,
                    unsigned char* dst) {
+  const placement_sim::TraceClock clock{settings().ops_per_sec};
   double maintain_secs = 0;
   uint64_t since_maintain = 0;
   uint64_t n = 0;
+  uint64_t done = 0;
   for (const SimOp& op : t.ops) {
     switch (op.kind) {
       case SimOpKind::kStore:
@@ -315,10 +378,11 @@ double ReplayPlain(Backend& b, const SimTrace& t, bool maintain, unsigned char* 
         b.InvalidatePage(op.type, op.offset);
         break;
     }
+    ++done;
     if (maintain && ++since_maintain == settings().maintain_every) {
       since_maintain = 0;
       const auto t0 = std::chrono::steady_clock::now();
-      b.Maintain();
+      b.Maintain(clock.At(done));  // trace time, as in the quality replays
       maintain_secs += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
   }
@@ -334,6 +398,7 @@ struct Row {
   std::string policy;
   TierLayout layout;
   PlacementOutcome outcome;
+  std::vector<WindowStats> windows;  // the real adaptive replays of the table only
   bool simulated = true;
   double oracle_mean = 0, oracle_p99 = 0;
 
@@ -380,13 +445,15 @@ Result<QualityRun> RunQuality() {
     for (unsigned ratio : kRatios) {
       const TierLayout l = placement_sim::BenchLayout(t.working_set_pages, ratio);
       std::vector<Row> rows;
-      auto add = [&](const std::string& policy, PlacementOutcome o, bool simulated) {
+      auto add = [&](const std::string& policy, PlacementOutcome o, bool simulated,
+                     std::vector<WindowStats> windows = {}) {
         Row r;
         r.trace = t.name;
         r.ratio = ratio;
         r.policy = policy;
         r.layout = l;
         r.outcome = std::move(o);
+        r.windows = std::move(windows);
         r.simulated = simulated;
         rows.push_back(std::move(r));
       };
@@ -394,11 +461,8 @@ Result<QualityRun> RunQuality() {
       add("static (sim)", placement_sim::SimulateStatic(t, l), true);
       add("random", placement_sim::SimulateRandom(t, l, s.random_seed), true);
       for (const char* policy : {"static", "adaptive"}) {
-        const auto t0 = std::chrono::steady_clock::now();
-        auto rr = ReplayQuality(t, l, policy, s.min_residency_ms);
+        auto rr = ReplayQuality(t, l, policy, s.placement.min_residency_ms);
         if (!rr) return rr.take_error();
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const ReplayResult& res = rr.value();
         char note[256];
         if (res.mismatches != 0 || res.ambiguous != 0 || res.outcome.misses != 0 ||
@@ -420,12 +484,12 @@ Result<QualityRun> RunQuality() {
         }
         if (std::string(policy) == "adaptive") {
           std::snprintf(note, sizeof(note),
-                        "%s 1:%u adaptive: %" PRIu64 " Maintain() calls moved %" PRIu64
-                        " pages in %.2f s; ",
-                        t.name.c_str(), ratio, res.maintain_calls, res.moved_by_maintain, secs);
+                        "%s 1:%u adaptive: %" PRIu64 " Maintain() calls moved %" PRIu64 " pages; ",
+                        t.name.c_str(), ratio, res.maintain_calls, res.moved_by_maintain);
           q.notes.push_back(note + res.mover + ".");
         }
-        add(policy, res.outcome, false);
+        add(policy, res.outcome, false,
+            std::string(policy) == "adaptive" ? res.windows : std::vector<WindowStats>{});
       }
       const Row& oracle = rows[0];
       for (Row& r : rows) {
@@ -465,6 +529,122 @@ Result<QualityRun> RunQuality() {
     }
   }
   return q;
+}
+
+// Mean cost of loads split by tier as `loads_per_tier`.
+double MeanCostOf(const std::vector<uint64_t>& loads_per_tier, const TierLayout& l) {
+  PlacementOutcome o;
+  o.loads_per_tier = loads_per_tier;
+  return o.MeanCost(l);
+}
+
+// The per-window view of hot-shift at 1:4: the rows it compares and their windows.
+struct WindowView {
+  const Row* oracle = nullptr;
+  const Row* fixed = nullptr;
+  const Row* adaptive = nullptr;
+  std::vector<std::vector<uint64_t>> oracle_w, fixed_w, adaptive_w;
+  std::vector<std::vector<std::vector<uint64_t>>> sweep_w;  // by sweep row
+};
+
+WindowView MakeWindowView(const QualityRun& q) {
+  WindowView v;
+  v.oracle = FindRow(q, "hot-shift", 4, "oracle");
+  v.fixed = FindRow(q, "hot-shift", 4, "static");
+  v.adaptive = FindRow(q, "hot-shift", 4, "adaptive");
+  if (v.oracle == nullptr || v.fixed == nullptr || v.adaptive == nullptr) return WindowView{};
+  const uint64_t n = settings().window_loads;
+  v.oracle_w = v.oracle->outcome.LoadsPerWindow(n);
+  v.fixed_w = v.fixed->outcome.LoadsPerWindow(n);
+  v.adaptive_w = v.adaptive->outcome.LoadsPerWindow(n);
+  for (const SweepRow& sr : q.sweep) v.sweep_w.push_back(sr.row.outcome.LoadsPerWindow(n));
+  return v;
+}
+
+void PrintWindows(std::FILE* out, const QualityRun& q) {
+  const WindowView v = MakeWindowView(q);
+  if (v.adaptive == nullptr) return;
+  const TierLayout& l = v.oracle->layout;
+  std::fprintf(out,
+               "\nhot-shift 1:4 by window of %" PRIu64
+               " loads: mean cost; for adaptive, the share of loads each tier served, the pages\n"
+               "each tier held at the window's end and the mover's work in the window",
+               settings().window_loads);
+  if (!q.sweep.empty()) std::fprintf(out, "; then adaptive's mean by min_residency_ms");
+  std::fprintf(out, "\n%6s | %6s %6s %8s | %5s %5s %5s | %5s %5s %5s | %6s %6s %6s %8s %7s",
+               "window", "oracle", "static", "adaptive", "fast%", "mid%", "slow%", "fast", "mid",
+               "slow", "promo", "demo", "wasted", "res.skip", "2nd.ch");
+  if (!q.sweep.empty()) std::fprintf(out, " |");
+  for (const SweepRow& sr : q.sweep) std::fprintf(out, " %6" PRIu64 "ms", sr.min_residency_ms);
+  std::fprintf(out, "\n");
+  const size_t nw = v.adaptive_w.size();
+  for (size_t i = 0; i < nw; ++i) {
+    const auto& a = v.adaptive_w[i];
+    uint64_t n = 0;
+    for (uint64_t x : a) n += x;
+    auto pct = [&](size_t tier) {
+      return n == 0 || tier >= a.size() ? 0.0 : 100.0 * double(a[tier]) / double(n);
+    };
+    const WindowStats ws = i < v.adaptive->windows.size() ? v.adaptive->windows[i] : WindowStats{};
+    auto held = [&](size_t tier) {
+      return tier < ws.pages_per_tier.size() ? ws.pages_per_tier[tier] : uint64_t{0};
+    };
+    std::fprintf(out,
+                 "%6zu | %6.3f %6.3f %8.3f | %5.1f %5.1f %5.1f | %5" PRIu64 " %5" PRIu64
+                 " %5" PRIu64 " | %6" PRIu64 " %6" PRIu64 " %6" PRIu64 " %8" PRIu64 " %7" PRIu64,
+                 i, i < v.oracle_w.size() ? MeanCostOf(v.oracle_w[i], l) : 0.0,
+                 i < v.fixed_w.size() ? MeanCostOf(v.fixed_w[i], l) : 0.0, MeanCostOf(a, l), pct(0),
+                 pct(1), pct(2), held(0), held(1), held(2), ws.promotions, ws.demotions, ws.wasted,
+                 ws.residency_skips, ws.second_chances);
+    if (!q.sweep.empty()) std::fprintf(out, " |");
+    for (const auto& sw : v.sweep_w) {
+      std::fprintf(out, " %8.3f", i < sw.size() ? MeanCostOf(sw[i], l) : 0.0);
+    }
+    std::fprintf(out, "\n");
+  }
+}
+
+void WriteWindows(JsonWriter& w, const QualityRun& q) {
+  const WindowView v = MakeWindowView(q);
+  if (v.adaptive == nullptr) return;
+  const TierLayout& l = v.oracle->layout;
+  w.Key("windows").BeginObject();
+  w.Key("trace").String("hot-shift");
+  w.Key("fast_ratio").String("1:4");
+  w.Key("window_loads").Uint(settings().window_loads);
+  w.Key("rows").BeginArray();
+  for (size_t i = 0; i < v.adaptive_w.size(); ++i) {
+    w.BeginObject();
+    w.Key("window").Uint(i);
+    if (i < v.oracle_w.size()) w.Key("oracle_mean_cost").Double(MeanCostOf(v.oracle_w[i], l));
+    if (i < v.fixed_w.size()) w.Key("static_mean_cost").Double(MeanCostOf(v.fixed_w[i], l));
+    w.Key("adaptive_mean_cost").Double(MeanCostOf(v.adaptive_w[i], l));
+    w.Key("adaptive_loads_per_tier").BeginArray();
+    for (uint64_t x : v.adaptive_w[i]) w.Uint(x);
+    w.EndArray();
+    if (i < v.adaptive->windows.size()) {
+      const WindowStats& ws = v.adaptive->windows[i];
+      w.Key("adaptive_pages_per_tier").BeginArray();
+      for (uint64_t x : ws.pages_per_tier) w.Uint(x);
+      w.EndArray();
+      w.Key("promotions").Uint(ws.promotions);
+      w.Key("demotions").Uint(ws.demotions);
+      w.Key("wasted_migrations").Uint(ws.wasted);
+      w.Key("residency_skips").Uint(ws.residency_skips);
+      w.Key("second_chances").Uint(ws.second_chances);
+      w.Key("no_room").Uint(ws.no_room);
+    }
+    w.Key("adaptive_mean_cost_by_min_residency_ms").BeginObject();
+    for (size_t k = 0; k < q.sweep.size(); ++k) {
+      if (i < v.sweep_w[k].size()) {
+        w.Key(std::to_string(q.sweep[k].min_residency_ms)).Double(MeanCostOf(v.sweep_w[k][i], l));
+      }
+    }
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
 }
 
 void PrintQuality(std::FILE* out, const QualityRun& q) {
@@ -517,6 +697,7 @@ void PrintQuality(std::FILE* out, const QualityRun& q) {
                    r.outcome.migrated, r.outcome.wasted, r.mean_vs_oracle());
     }
   }
+  PrintWindows(out, q);
   if (q.notes.empty()) {
     std::fprintf(out, "notes: none\n");
   } else {
@@ -533,7 +714,10 @@ void WriteQuality(JsonWriter& w, const QualityRun& q) {
   w.Key("loads_per_page").Uint(s.params.loads_per_page);
   w.Key("dirty_probability").Double(s.params.dirty_probability);
   w.Key("seed").Uint(s.params.seed);
-  w.Key("min_residency_ms").Uint(s.min_residency_ms);
+  w.Key("min_residency_ms").Uint(s.placement.min_residency_ms);
+  w.Key("promote_after_loads").Uint(s.placement.promote_after_loads);
+  w.Key("high_watermark").Double(s.placement.high_watermark);
+  w.Key("low_watermark").Double(s.placement.low_watermark);
   w.Key("maintain_every_ops").Uint(s.maintain_every);
   w.Key("ops_per_sec").Uint(s.ops_per_sec);
   w.Key("shift_background").Double(s.params.shift_background);
@@ -592,6 +776,7 @@ void WriteQuality(JsonWriter& w, const QualityRun& q) {
     w.EndObject();
   }
   w.EndArray();
+  WriteWindows(w, q);
   w.Key("notes").BeginArray();
   for (const std::string& n : q.notes) w.String(n);
   w.EndArray();
@@ -615,7 +800,7 @@ void BM_PlacementReplay(benchmark::State& state, std::string policy) {
   double total_ns = 0, maintain_ns = 0;
   uint64_t ops = 0;
   for (auto _ : state) {
-    auto b = OpenBackend(t, l, policy, settings().min_residency_ms);
+    auto b = OpenBackend(t, l, policy, settings().placement.min_residency_ms);
     if (!b) {
       state.SkipWithError(b.error().message.c_str());
       return;
@@ -700,13 +885,9 @@ int Main(int argc, char** argv) {
     s.params.seed = *n;
   }
   if (auto v = TakeFlag(&argc, argv, "ops_per_sec")) {
-    if (*v == "0") {
-      s.ops_per_sec = 0;
-    } else {
-      auto n = ParsePositive("ops_per_sec", *v);
-      if (!n) return Fail(n.error());
-      s.ops_per_sec = *n;
-    }
+    auto n = ParsePositive("ops_per_sec", *v);
+    if (!n) return Fail(n.error());
+    s.ops_per_sec = *n;
   }
   if (auto v = TakeFlag(&argc, argv, "shift_background")) {
     char* end = nullptr;
@@ -720,12 +901,48 @@ int Main(int argc, char** argv) {
   }
   if (auto v = TakeFlag(&argc, argv, "min_residency_ms")) {
     if (*v == "0") {
-      s.min_residency_ms = 0;
+      s.placement.min_residency_ms = 0;
     } else {
       auto n = ParsePositive("min_residency_ms", *v);
       if (!n) return Fail(n.error());
-      s.min_residency_ms = *n;
+      s.placement.min_residency_ms = *n;
     }
+  }
+  if (auto v = TakeFlag(&argc, argv, "promote_after_loads")) {
+    auto n = ParsePositive("promote_after_loads", *v);
+    if (!n || *n > 3) {
+      std::fprintf(stderr,
+                   "placement_bench: --promote_after_loads=%s: expected 1 to 3 (the load count "
+                   "saturates at 3).\n",
+                   v->c_str());
+      return 1;
+    }
+    s.placement.promote_after_loads = uint32_t(*n);
+  }
+  if (auto v = TakeFlag(&argc, argv, "watermarks")) {
+    // HIGH,LOW as fractions of a tier's capacity, as in [placement].
+    const size_t comma = v->find(',');
+    char* end_high = nullptr;
+    char* end_low = nullptr;
+    const std::string high_text = v->substr(0, comma);
+    const std::string low_text = comma == std::string::npos ? "" : v->substr(comma + 1);
+    const double high = std::strtod(high_text.c_str(), &end_high);
+    const double low = std::strtod(low_text.c_str(), &end_low);
+    if (high_text.empty() || low_text.empty() || *end_high != '\0' || *end_low != '\0' ||
+        !(high > 0 && high <= 1) || !(low >= 0 && low < high)) {
+      std::fprintf(stderr,
+                   "placement_bench: --watermarks=%s: expected HIGH,LOW with 0 <= LOW < HIGH <= "
+                   "1.\n",
+                   v->c_str());
+      return 1;
+    }
+    s.placement.high_watermark = high;
+    s.placement.low_watermark = low;
+  }
+  if (auto v = TakeFlag(&argc, argv, "window_loads")) {
+    auto n = ParsePositive("window_loads", *v);
+    if (!n) return Fail(n.error());
+    s.window_loads = *n;
   }
   if (auto v = TakeFlag(&argc, argv, "residency_sweep")) {
     s.residency_sweep.clear();
@@ -809,7 +1026,7 @@ int Main(int argc, char** argv) {
     const auto adaptive_maintain = get("adaptive", "maintain_ns_per_op");
     if (fixed && adaptive && fixed_ops && adaptive_ops && adaptive_maintain) {
       std::fprintf(out,
-                   "\nreplay time per operation (hot-shift, 1:4, unpaced):\n"
+                   "\nreplay time per operation (hot-shift, 1:4, full speed):\n"
                    "  static    %8.1f ns\n"
                    "  adaptive  %8.1f ns = %.1f ns in Store/Load/InvalidatePage + %.1f ns in "
                    "Maintain() (every %u ops)\n"

@@ -7,7 +7,9 @@
 // the copy (non-exclusive); a page dirtied after its load is stored again before its next load
 // (a refault). Three synthetic traces come from deterministic seeds: a zipfian hot set, a hot set
 // with a long scan passing through once, and a hot set that moves to disjoint pages half way.
-// LoadTraceFile turns a v1 trace file (docs/trace-format.md) into the same form.
+// LoadTraceFile turns a v1 trace file (docs/trace-format.md) into the same form. TraceClock
+// gives each operation its time in a replay at a nominal rate (trace time), which the benchmark
+// passes to Backend::Maintain so that the engine's time-based rules are deterministic.
 //
 // The simulators place pages on tiers of given capacities and count which tier serves each
 // load; a cost model (1, 2 and 8 units for three tiers) turns that into load cost:
@@ -322,6 +324,21 @@ inline Result<SimTrace> LoadTraceFile(const std::string& path, std::string name)
   return t;
 }
 
+// ---- trace time --------------------------------------------------------------------------------
+
+// The clock of a replay: operation i of a trace happens at start_ns + i * 1e9 / ops_per_sec
+// nanoseconds (rounded down), whatever the replay's own speed, so the engine's time-based rules
+// (the minimum residency) see the same times in every run. start_ns is 1 s rather than 0 so
+// that no time the engine sees is its "never" value.
+struct TraceClock {
+  uint64_t ops_per_sec = 100000;  // > 0
+  uint64_t start_ns = 1'000'000'000;
+
+  uint64_t At(uint64_t op) const {
+    return start_ns + uint64_t(static_cast<unsigned __int128>(op) * 1'000'000'000u / ops_per_sec);
+  }
+};
+
 // ---- tiers and outcomes ------------------------------------------------------------------------
 
 // The tier set of one run: capacities in pages, fastest first, and the cost of a load from each
@@ -348,10 +365,27 @@ inline TierLayout BenchLayout(uint64_t ws, unsigned ratio) {
 // What one placement did over a trace.
 struct PlacementOutcome {
   std::vector<uint64_t> loads_per_tier;  // loads served by each tier
+  std::vector<uint8_t> served;           // the tier that served each load, in trace order
   uint64_t migrated = 0;                 // pages moved between tiers (one per page copy)
   uint64_t wasted = 0;                   // moves that took a page back before it was loaded again
   uint64_t misses = 0;                   // loads of pages not held (a simulator or trace bug)
   uint64_t rejected_stores = 0;          // stores no tier had room for
+
+  // Records a load served by `tier` (below loads_per_tier.size(), at most 255).
+  void Serve(size_t tier) {
+    ++loads_per_tier[tier];
+    served.push_back(uint8_t(tier));
+  }
+  // Loads served by each tier in consecutive windows of `window` loads (> 0), in trace order;
+  // the last window holds what is left and may be shorter.
+  std::vector<std::vector<uint64_t>> LoadsPerWindow(uint64_t window) const {
+    std::vector<std::vector<uint64_t>> w;
+    for (uint64_t i = 0; i < served.size(); ++i) {
+      if (i % window == 0) w.emplace_back(loads_per_tier.size(), 0);
+      ++w.back()[served[i]];
+    }
+    return w;
+  }
 
   uint64_t loads() const {
     uint64_t n = 0;
@@ -413,7 +447,7 @@ class FixedPlacement {
           if (at == kNotHeld) {
             ++out_.misses;
           } else {
-            ++out_.loads_per_tier[size_t(at)];
+            out_.Serve(size_t(at));
           }
           break;
         case SimOpKind::kInvalidate:
@@ -592,7 +626,7 @@ inline PlacementOutcome SimulateOracle(const SimTrace& t, const TierLayout& l) {
           ++out.misses;
           break;
         }
-        ++out.loads_per_tier[size_t(at)];
+        out.Serve(size_t(at));
         loaded_since_move[p] = 1;
         remove(p);
         if (next[i] == kNoLoad) {  // dead from now on: stays where it is

@@ -4,8 +4,8 @@
 // entry and formatted only on failure: the hot path (store, load, invalidate_page) costs one
 // byte store and one branch on top of the backend. Argument checks are the backend's; when it
 // refuses, Fail* below works out which argument was wrong and says so with the actual values.
-// No C++ exception crosses this interface: the paths that can allocate (open, stats_json) catch
-// everything and turn it into -ENOMEM or -EIO.
+// No C++ exception crosses this interface: the paths that can allocate (open, the stats calls)
+// catch everything and turn it into -ENOMEM or -EIO.
 //
 // Thread-safety: as the backend; every function may be called from any thread, except
 // tierswap_close, which must be a handle's last call.
@@ -21,6 +21,7 @@
 
 #include "frontend/c_api_internal.h"
 #include "frontend/config.h"
+#include "frontend/stats_service.h"
 #include "tiers/result.h"
 
 #ifndef TIERSWAP_VERSION
@@ -241,7 +242,12 @@ int Open(const char* config_path, tierswap_handle** out) {
   }
   Result<std::unique_ptr<Backend>> backend = Backend::Open(config);
   if (!backend) return FailOpen(config_path, backend.error());
-  *out = new tierswap_handle{std::move(backend).value()};
+  // [stats] and $TIERSWAP_STATS_*: a listener or dump file that cannot start fails the open, so
+  // a typo in an address or path is not discovered only when the statistics are missing.
+  Result<std::unique_ptr<tierswap::StatsService>> stats =
+      tierswap::StatsService::Start(**backend, config.stats);
+  if (!stats) return FailOpen(config_path, stats.error());
+  *out = new tierswap_handle{std::move(backend).value(), std::move(stats).value()};
   return 0;
 }
 
@@ -280,6 +286,35 @@ int Guarded(const char* fn, F&& f) {
     return f();
   } catch (const std::bad_alloc&) {
     return Fail(-ENOMEM, "%s: out of memory", fn);
+  } catch (const std::exception& e) {
+    return Fail(-EIO, "%s: unexpected error: %s", fn, e.what());
+  } catch (...) {
+    return Fail(-EIO, "%s: unexpected error of unknown type", fn);
+  }
+}
+
+// The statistics as text (`render`), copied out with snprintf's semantics: returns the length
+// of the whole text, writes at most len bytes, NUL-terminated when len > 0.
+template <typename Render>
+int StatsText(const char* fn, tierswap_handle* ts, char* buf, size_t len, Render&& render) {
+  if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", fn);
+  if (buf == nullptr && len > 0) {
+    return Fail(-EINVAL, "%s: buf is NULL but len is %zu", fn, len);
+  }
+  try {
+    const std::string text = render(*ts->backend);
+    if (text.size() > static_cast<size_t>(INT_MAX)) {
+      return Fail(-EOVERFLOW, "%s: the statistics need %zu bytes, more than %d", fn, text.size(),
+                  INT_MAX);
+    }
+    if (len > 0) {
+      const size_t n = text.size() < len - 1 ? text.size() : len - 1;
+      std::memcpy(buf, text.data(), n);
+      buf[n] = '\0';
+    }
+    return static_cast<int>(text.size());
+  } catch (const std::bad_alloc&) {
+    return Fail(-ENOMEM, "%s: out of memory while rendering the statistics", fn);
   } catch (const std::exception& e) {
     return Fail(-EIO, "%s: unexpected error: %s", fn, e.what());
   } catch (...) {
@@ -411,29 +446,14 @@ int tierswap_freeze(tierswap_handle* ts, bool frozen) {
 
 int tierswap_stats_json(tierswap_handle* ts, char* buf, size_t len) {
   ClearMessage();
-  if (ts == nullptr) return Fail(-EINVAL, "tierswap_stats_json: ts is NULL");
-  if (buf == nullptr && len > 0) {
-    return Fail(-EINVAL, "tierswap_stats_json: buf is NULL but len is %zu", len);
-  }
-  try {
-    const std::string json = ts->backend->StatsJson();
-    if (json.size() > static_cast<size_t>(INT_MAX)) {
-      return Fail(-EOVERFLOW, "tierswap_stats_json: the statistics need %zu bytes, more than %d",
-                  json.size(), INT_MAX);
-    }
-    if (len > 0) {
-      const size_t n = json.size() < len - 1 ? json.size() : len - 1;
-      std::memcpy(buf, json.data(), n);
-      buf[n] = '\0';
-    }
-    return static_cast<int>(json.size());
-  } catch (const std::bad_alloc&) {
-    return Fail(-ENOMEM, "tierswap_stats_json: out of memory while rendering the statistics");
-  } catch (const std::exception& e) {
-    return Fail(-EIO, "tierswap_stats_json: unexpected error: %s", e.what());
-  } catch (...) {
-    return Fail(-EIO, "tierswap_stats_json: unexpected error of unknown type");
-  }
+  return StatsText("tierswap_stats_json", ts, buf, len,
+                   [](const Backend& b) { return b.StatsJson(); });
+}
+
+int tierswap_stats_prometheus(tierswap_handle* ts, char* buf, size_t len) {
+  ClearMessage();
+  return StatsText("tierswap_stats_prometheus", ts, buf, len,
+                   [](const Backend& b) { return tierswap::StatsPrometheus(b); });
 }
 
 }  // extern "C"

@@ -27,11 +27,15 @@
 #include <memory>
 
 #include "frontend/backend.h"
+#include "frontend/stats_service.h"
 #include "tiers/status.h"
 
-// What tierswap_open returns. Owns the backend; destroyed by tierswap_close.
+// What tierswap_open returns. Owns the backend and its statistics service ([stats]: listener,
+// dump file); destroyed by tierswap_close. Members are destroyed in reverse order, so the
+// service, which reads the backend, stops before the backend goes.
 struct tierswap_handle {
   std::unique_ptr<tierswap::Backend> backend;
+  std::unique_ptr<tierswap::StatsService> stats;
 };
 
 namespace tierswap::capi {

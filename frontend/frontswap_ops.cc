@@ -4,9 +4,10 @@
 // A frontswap backend has no handle: the kernel calls init(type) on swapon and then store/load
 // with (type, offset) only. So the table's functions share one process-wide backend, opened on
 // the first call of any of them from the TOML file named by $TIERSWAP_CONFIG (unset or empty:
-// the default config). If that open fails, the reason is kept: init does nothing and
-// store/load return -ENODEV, each leaving the reason in tierswap_errormsg(), so a guest that
-// falls back to its swap device can still say why.
+// the default config), with the statistics service its [stats] table and $TIERSWAP_STATS_*
+// ask for. If that open fails, the reason is kept: init does nothing and store/load return
+// -ENODEV, each leaving the reason in tierswap_errormsg(), so a guest that falls back to its
+// swap device can still say why.
 //
 // Thread-safety: every function may be called from any thread, the first ones concurrently:
 // the open runs exactly once (a function-local static, whose initialisation C++ serialises),
@@ -20,6 +21,7 @@
 
 #include "frontend/c_api_internal.h"
 #include "frontend/config.h"
+#include "frontend/stats_service.h"
 #include "tiers/result.h"
 
 namespace tierswap {
@@ -29,6 +31,7 @@ namespace {
 // recording it cannot throw.
 struct ProcessBackend {
   std::unique_ptr<Backend> backend;
+  std::unique_ptr<StatsService> stats;  // [stats] and $TIERSWAP_STATS_*, reading `backend`
   char error[capi::kMessageSize] = {};  // set when backend is null
 };
 
@@ -48,7 +51,15 @@ void OpenFromEnvironment(ProcessBackend* p) {
                     backend.error().message.c_str());
       return;
     }
+    // As tierswap_open: statistics that were asked for and cannot start fail the open.
+    Result<std::unique_ptr<StatsService>> stats = StatsService::Start(**backend, config->stats);
+    if (!stats) {
+      std::snprintf(p->error, sizeof(p->error), "config %s: %s", from_file ? path : "<default>",
+                    stats.error().message.c_str());
+      return;
+    }
     p->backend = std::move(backend).value();
+    p->stats = std::move(stats).value();
   } catch (const std::bad_alloc&) {
     std::snprintf(p->error, sizeof(p->error), "out of memory while opening the backend");
   } catch (const std::exception& e) {

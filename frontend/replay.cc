@@ -144,21 +144,6 @@ std::string Printf(const char* fmt, double v) {
   return buf;
 }
 
-std::string Nanos(double ns) {
-  if (ns < 10'000) return Printf("%.0f ns", ns);
-  if (ns < 1'000'000) return Printf("%.1f us", ns / 1e3);
-  return Printf("%.2f ms", ns / 1e6);
-}
-
-std::string Bytes(uint64_t b) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  if (b < 1024) return std::to_string(b) + " B";
-  double v = static_cast<double>(b);
-  size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(kUnits)) v /= 1024, ++u;
-  return Printf(v < 10 ? "%.2f " : "%.1f ", v) + kUnits[u];
-}
-
 std::string FieldText(const StatsTable::Field* f, bool bytes) {
   if (f == nullptr) return "-";
   switch (f->kind) {
@@ -167,12 +152,30 @@ std::string FieldText(const StatsTable::Field* f, bool bytes) {
     case StatsTable::Field::kReal:
       return Printf("%.3g", f->real);
     default:
-      return bytes ? Bytes(f->value) : std::to_string(f->value);
+      return bytes ? FormatBytes(f->value) : std::to_string(f->value);
   }
 }
 
-// Left-aligned columns separated by two spaces.
-std::string RenderTable(const std::vector<std::vector<std::string>>& rows, const char* indent) {
+}  // namespace
+
+// ---- text formatting --------------------------------------------------------------------------
+
+std::string FormatNanos(double ns) {
+  if (ns < 10'000) return Printf("%.0f ns", ns);
+  if (ns < 1'000'000) return Printf("%.1f us", ns / 1e3);
+  return Printf("%.2f ms", ns / 1e6);
+}
+
+std::string FormatBytes(uint64_t b) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  if (b < 1024) return std::to_string(b) + " B";
+  double v = static_cast<double>(b);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) v /= 1024, ++u;
+  return Printf(v < 10 ? "%.2f " : "%.1f ", v) + kUnits[u];
+}
+
+std::string RenderTextTable(const std::vector<std::vector<std::string>>& rows, const char* indent) {
   std::vector<size_t> width;
   for (const auto& r : rows) {
     if (width.size() < r.size()) width.resize(r.size(), 0);
@@ -189,8 +192,6 @@ std::string RenderTable(const std::vector<std::vector<std::string>>& rows, const
   }
   return out;
 }
-
-}  // namespace
 
 // ---- generated pages --------------------------------------------------------------------------
 
@@ -291,8 +292,38 @@ Result<ReplayResult> Replay(Backend& backend, TraceReader& trace, const ReplayOp
     return static_cast<const unsigned char*>(expect_buf);
   };
 
+  // Observers, each with the operation count at which it is next due; `next_due` is the
+  // earliest, so an operation that finds nothing due costs one comparison.
+  struct Due {
+    ReplayObserver* observer;
+    uint64_t every;
+    uint64_t next;
+  };
+  std::vector<Due> due;
+  uint64_t next_due = UINT64_MAX;
+  for (ReplayObserver* o : options.observers) {
+    const uint64_t every = std::max<uint64_t>(1, o->interval_ops());
+    due.push_back({o, every, every});
+    next_due = std::min(next_due, every);
+  }
+
   const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   for (;;) {
+    if (res.ops >= next_due) {
+      res.wall_seconds = elapsed();
+      next_due = UINT64_MAX;
+      for (Due& d : due) {
+        if (res.ops >= d.next) {
+          Result<void> r = d.observer->OnInterval(res);
+          if (!r) return r.take_error();
+          d.next += d.every;
+        }
+        next_due = std::min(next_due, d.next);
+      }
+    }
     Result<bool> next = trace.Next(&op);
     if (!next) return next.take_error();
     if (!*next) break;
@@ -452,8 +483,7 @@ Result<ReplayResult> Replay(Backend& backend, TraceReader& trace, const ReplayOp
         break;
     }
   }
-  res.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  res.wall_seconds = elapsed();
 
   for (const TypeModel& t : model) res.model_pages += t.pages.size();
   // Pages the backend holds but no load asked for would go unnoticed otherwise: a leak, or a
@@ -467,6 +497,10 @@ Result<ReplayResult> Replay(Backend& backend, TraceReader& trace, const ReplayOp
                   Plural(held, "page", "pages") + ", but the trace leaves " +
                   Plural(res.model_pages, "page", "pages") + " stored."});
     }
+  }
+  for (Due& d : due) {
+    Result<void> r = d.observer->OnEnd(res);
+    if (!r) return r.take_error();
   }
   return res;
 }
@@ -548,35 +582,48 @@ std::string FormatReplayReport(const ReplayResult& r, const Backend& backend) {
   rows.push_back({"inits", std::to_string(r.inits)});
   rows.push_back({"mismatches", std::to_string(r.mismatches)});
   const LatencyHistogram& h = r.load_latency;
-  rows.push_back({"load latency", "mean " + Nanos(h.mean()) + ", p50 " +
-                                      Nanos(static_cast<double>(h.Percentile(0.5))) + ", p99 " +
-                                      Nanos(static_cast<double>(h.Percentile(0.99))) + ", max " +
-                                      Nanos(static_cast<double>(h.max()))});
-  std::string out = "replay of " + r.source + "\n" + RenderTable(rows, "  ");
+  rows.push_back({"load latency", "mean " + FormatNanos(h.mean()) + ", p50 " +
+                                      FormatNanos(static_cast<double>(h.Percentile(0.5))) +
+                                      ", p99 " +
+                                      FormatNanos(static_cast<double>(h.Percentile(0.99))) +
+                                      ", max " + FormatNanos(static_cast<double>(h.max()))});
+  std::string out = "replay of " + r.source + "\n" + RenderTextTable(rows, "  ");
 
   StatsTable stats;
   backend.ExportStats(stats);
-  std::vector<std::vector<std::string>> tiers = {
-      {"name", "kind", "capacity", "used", "stored pages", "stores", "loads"}};
+  std::vector<std::vector<std::string>> tiers = {{"name", "kind", "capacity", "used",
+                                                  "stored pages", "stores", "loads",
+                                                  "load p50 / p99", "promoted / demoted in"}};
   if (const StatsTable::List* list = stats.FindList("tiers")) {
     for (const auto& row : list->rows) {
-      tiers.push_back(
-          {FieldText(FindField(row, "name"), false), FieldText(FindField(row, "kind"), false),
-           FieldText(FindField(row, "capacity_bytes"), true),
-           FieldText(FindField(row, "used_bytes"), true),
-           FieldText(FindField(row, "stored_pages"), false),
-           FieldText(FindField(row, "stores"), false), FieldText(FindField(row, "loads"), false)});
+      // The tier's own load latency (time inside the tier, emulation included), when the
+      // backend keeps histograms; they arrive here as flat _p50/_p99 fields.
+      const StatsTable::Field* p50 = FindField(row, "load_latency_ns_p50");
+      const StatsTable::Field* p99 = FindField(row, "load_latency_ns_p99");
+      const StatsTable::Field* n = FindField(row, "load_latency_ns_count");
+      const std::string latency = p50 != nullptr && p99 != nullptr && n != nullptr && n->value > 0
+                                      ? FormatNanos(p50->real) + " / " + FormatNanos(p99->real)
+                                      : "-";
+      tiers.push_back({FieldText(FindField(row, "name"), false),
+                       FieldText(FindField(row, "kind"), false),
+                       FieldText(FindField(row, "capacity_bytes"), true),
+                       FieldText(FindField(row, "used_bytes"), true),
+                       FieldText(FindField(row, "stored_pages"), false),
+                       FieldText(FindField(row, "stores"), false),
+                       FieldText(FindField(row, "loads"), false), latency,
+                       FieldText(FindField(row, "promotions_in"), false) + " / " +
+                           FieldText(FindField(row, "demotions_in"), false)});
     }
   } else {
     // The backend's own list was not found: ask the tiers directly.
     for (size_t i = 0; i < backend.tier_count(); ++i) {
       const Tier& t = backend.tier(i);
-      tiers.push_back({t.name(), TierKindName(t.kind()), Bytes(t.capacity_bytes()),
-                       Bytes(t.used_bytes()), std::to_string(t.stored_pages()),
+      tiers.push_back({t.name(), TierKindName(t.kind()), FormatBytes(t.capacity_bytes()),
+                       FormatBytes(t.used_bytes()), std::to_string(t.stored_pages()),
                        std::to_string(t.stores()), std::to_string(t.loads())});
     }
   }
-  out += "\ntiers\n" + RenderTable(tiers, "  ");
+  out += "\ntiers\n" + RenderTextTable(tiers, "  ");
 
   if (const StatsTable::List* list = stats.FindList("types"); list && !list->rows.empty()) {
     std::vector<std::vector<std::string>> types = {
@@ -589,16 +636,16 @@ std::string FormatReplayReport(const ReplayResult& r, const Backend& backend) {
                        nr != nullptr && nr->value == 0 ? "unknown" : FieldText(nr, false),
                        FieldText(FindField(row, "stored_pages"), false)});
     }
-    out += "\ntypes\n" + RenderTable(types, "  ");
+    out += "\ntypes\n" + RenderTextTable(types, "  ");
   }
 
   const StatsTable::Field* same = stats.Find("same_filled_pages");
   std::vector<std::vector<std::string>> totals = {
       {"stored pages", std::to_string(backend.stored_pages())},
       {"same-filled pages", FieldText(same, false)},
-      {"metadata", Bytes(backend.MetadataBytes())},
+      {"metadata", FormatBytes(backend.MetadataBytes())},
   };
-  out += "\ntotals\n" + RenderTable(totals, "  ");
+  out += "\ntotals\n" + RenderTextTable(totals, "  ");
 
   if (!r.mismatch_reports.empty()) {
     out += "\nfirst mismatches\n";

@@ -81,11 +81,31 @@ class LatencyHistogram {
 
 // ---- replay -----------------------------------------------------------------------------------
 
+struct ReplayResult;
+
+// Watches a replay as it goes: a progress display, a timeline of statistics (timeline.h).
+// Replay calls OnInterval on its own thread, between two operations, each time another
+// interval_ops() operations have been replayed, and OnEnd once after the last operation of a
+// trace replayed to its end. An observer that fails (a write error, say) stops the replay:
+// Replay returns its Error. Calls are cheap when nothing is due (one comparison per operation).
+class ReplayObserver {
+ public:
+  virtual ~ReplayObserver() = default;
+  // Operations between two OnInterval calls, at least 1; read once, when the replay starts.
+  virtual uint64_t interval_ops() const = 0;
+  // `so_far` holds the counts up to now; its wall_seconds is the time since the replay started.
+  virtual Result<void> OnInterval(const ReplayResult& so_far) = 0;
+  // `result` is final (mismatches found at the end of the trace included).
+  virtual Result<void> OnEnd(const ReplayResult& /*result*/) { return {}; }
+};
+
 struct ReplayOptions {
   // Pages that `S ... @k` stores; nullptr when none was given (then @k is an error).
   const PageCorpus* corpus = nullptr;
   // How many mismatches to describe in ReplayResult::mismatch_reports (all are counted).
   size_t max_mismatch_reports = 10;
+  // Called as the replay goes (not owned; each must outlive the call to Replay).
+  std::vector<ReplayObserver*> observers;
 };
 
 struct ReplayMismatch {
@@ -167,6 +187,13 @@ class StatsTable final : public StatsSink {
 
 // A field of a row, or nullptr.
 const StatsTable::Field* FindField(const StatsTable::Row& row, std::string_view name);
+
+// Rows of cells as left-aligned columns, two spaces apart, each line prefixed with `indent`.
+std::string RenderTextTable(const std::vector<std::vector<std::string>>& rows, const char* indent);
+// "512 B", "4.00 KiB", "66.2 MiB": binary units, three significant digits.
+std::string FormatBytes(uint64_t bytes);
+// "863 ns", "12.5 us", "4.04 ms".
+std::string FormatNanos(double ns);
 
 // The human-readable report: replay counts, load latency, then the backend's tiers as a table
 // and its totals.

@@ -16,6 +16,7 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
       queues_(new Queue[kCounterShards]),
       live_ns_(new std::atomic<double>[tiers_.size()]),
       hands_(tiers_.size(), {0, 0}),
+      demoting_(tiers_.size(), false),
       last_latency_(tiers_.size(), {0.0, 0}) {
   for (size_t t = 0; t < tiers_.size(); ++t) live_ns_[t].store(0, std::memory_order_relaxed);
 }
@@ -23,7 +24,10 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
 void Migrator::UpdateCosts() {
   constexpr uint64_t kMinSamples = 32;
   constexpr double kWeight = 0.3;      // of the newest interval in the EWMA
-  constexpr double kHysteresis = 0.8;  // a tier overtakes another only if 20% cheaper
+  // A tier overtakes another only if it costs less than half as much now. Load latency also
+  // depends on what a tier holds (pages loaded again soon are often still in the CPU cache),
+  // so modest differences between tiers of the same memory are noise, not a slowdown.
+  constexpr double kHysteresis = 0.5;
   for (size_t t = 0; t < tiers_.size(); ++t) {
     const auto [sum, count] = tiers_[t]->LoadLatencySum();
     const uint64_t n = count - last_latency_[t].second;
@@ -207,7 +211,16 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
     return forced ? used <= limit && view_.online[t].load(std::memory_order_relaxed)
                   : used <= options_.low_watermark * limit;
   };
-  if (done()) return 0;
+  // Hysteresis: demotion starts when a tier crosses its high watermark and goes on, pass after
+  // pass, until it is below the low one; between the two, a tier that was not demoting is left.
+  if (done()) {
+    demoting_[t] = false;
+    return 0;
+  }
+  if (!forced && !demoting_[t] && double(tier.used_bytes()) <= options_.high_watermark * limit) {
+    return 0;
+  }
+  demoting_[t] = true;
   size_t moved = 0;
   uint64_t budget = options_.scan_entries_per_step;
   auto& [type, offset] = hands_[t];
@@ -231,9 +244,10 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
         counters_.Add(kSecondChances);
         return true;
       }
-      // A page promoted within the residency window stays: demoting it now is the ping-pong
-      // the window exists to prevent.
-      if (!forced && RecentlyPromoted(key, now_ns)) {
+      // A page promoted within the residency window and loaded again since stays: demoting it
+      // now is the ping-pong the window exists to prevent. One promoted on a single load has
+      // not shown reuse yet, and pinning it would only keep a hot page out.
+      if (!forced && page_bits::LoadCount(bits) >= 2 && RecentlyPromoted(key, now_ns)) {
         counters_.Add(kResidencySkips);
         return true;
       }

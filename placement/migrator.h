@@ -92,7 +92,7 @@ class Migrator {
 
   // The live estimate of a tier's load cost (ns): an EWMA of the mean load latency the tier's
   // histogram saw between mover passes; 0 until enough loads were seen. Seeded with the probe's
-  // figure by SetInitialCost. The mover re-ranks tiers by it (with 20% hysteresis), so a tier
+  // figure by SetInitialCost. The mover re-ranks tiers by it (with 2x hysteresis), so a tier
   // that slows down under load is ranked by what it costs now.
   double LiveLoadNs(unsigned tier) const { return live_ns_[tier].load(std::memory_order_relaxed); }
   void SetInitialCost(unsigned tier, double ns) {
@@ -148,6 +148,7 @@ class Migrator {
   std::mutex mu_;
   unsigned char buf_[kPageSize];
   std::vector<std::pair<unsigned, uint64_t>> hands_;  // per tier: CLOCK hand (type, offset)
+  std::vector<bool> demoting_;  // per tier: crossed its high watermark, not yet below the low
   std::unordered_map<uint64_t, Residency> residency_;
   std::deque<std::pair<uint64_t, uint64_t>> residency_order_;  // (time_ns, key), oldest first
   std::vector<std::pair<double, uint64_t>> last_latency_;  // per tier: (sum ns, count) seen

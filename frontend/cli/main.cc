@@ -1,84 +1,52 @@
 // tierswap: the command-line front end.
 //
-//   tierswap replay TRACE [--config FILE] [--pages FILE] [--json] [--max-mismatch-report N]
+//   tierswap replay TRACE [--config FILE] [--pages FILE] [--json] [--timeline FILE] ...
+//   tierswap probe [--config FILE] [--json]
+//   tierswap stats --connect ADDR [--watch SECONDS] [--json]
+//   tierswap plot (--cdf STATS.json | --occupancy TIMELINE.csv) -o OUT.png
 //   tierswap version
 //
-// `replay` opens a backend from a config (or the default one), replays a trace against it and
-// checks every load against a reference model (frontend/replay.h). Exit status: 0 when every
-// answer was right, 1 when some were not (mismatches), 2 when the input was bad (a malformed
-// trace, a bad config, an unreadable file, a usage error), with the reason on stderr.
+// This file builds the parser and dispatches; each subcommand lives in its own file
+// (commands.h). docs/cli.md describes every command with examples and sample output.
+// Exit status: 0 success, 1 a replay with mismatches, 2 bad input or an unusable environment,
+// with the reason on stderr.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
-#include <memory>
+#include <cstring>
 #include <string>
 
-#include "frontend/backend.h"
-#include "frontend/config.h"
-#include "frontend/page_corpus.h"
+#include "frontend/cli/commands.h"
 #include "frontend/replay.h"
-#include "frontend/trace_reader.h"
 
 namespace tierswap {
-namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitMismatch = 1;
-constexpr int kExitBadInput = 2;
-
-struct ReplayArgs {
-  std::string trace;
-  std::string config;
-  std::string pages;
-  bool json = false;
-  size_t max_mismatch_report = 10;
-};
-
-int Fail(const Error& e) {
-  std::fprintf(stderr, "tierswap replay: %s\n", e.message.c_str());
-  return kExitBadInput;
-}
-
-int RunReplay(const ReplayArgs& args) {
-  Result<Config> config =
-      args.config.empty() ? Result<Config>(Config::Default()) : Config::FromFile(args.config);
-  if (!config) return Fail(config.error());
-
-  std::unique_ptr<PageCorpus> corpus;
-  if (!args.pages.empty()) {
-    Result<PageCorpus> c = PageCorpus::Load(args.pages);
-    if (!c) return Fail(c.error());
-    corpus = std::make_unique<PageCorpus>(std::move(*c));
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return MakeError(Status::kIoError,
+                     "cannot open '" + path + "' for reading: " + std::strerror(errno) + ".");
   }
-
-  Result<std::unique_ptr<TraceReader>> trace = TraceReader::Open(args.trace);
-  if (!trace) return Fail(trace.error());
-
-  Result<std::unique_ptr<Backend>> backend = Backend::Open(*config);
-  if (!backend) return Fail(backend.error());
-
-  ReplayOptions options;
-  options.corpus = corpus.get();
-  options.max_mismatch_reports = args.max_mismatch_report;
-  Result<ReplayResult> result = Replay(**backend, **trace, options);
-  if (!result) return Fail(result.error());
-
-  const std::string report =
-      args.json ? ReplayReportJson(*result, **backend) : FormatReplayReport(*result, **backend);
-  std::fwrite(report.data(), 1, report.size(), stdout);
-  std::fflush(stdout);
-  if (result->mismatches == 0) return kExitOk;
-  std::fprintf(stderr,
-               "tierswap replay: %llu mismatches: the backend's answers broke the frontswap "
-               "contract (details in the report).\n",
-               static_cast<unsigned long long>(result->mismatches));
-  return kExitMismatch;
+  std::string text;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  if (f != stdin) std::fclose(f);
+  if (failed) {
+    return MakeError(Status::kIoError, "cannot read '" + path + "': " + std::strerror(err) + ".");
+  }
+  return text;
 }
+
+namespace {
 
 int Main(int argc, char** argv) {
   CLI::App app{
       "tierswap: a frontswap-compatible far-memory backend.\n"
-      "Pages offered for swap are kept on memory tiers (DRAM now) and returned "
-      "byte for byte on load.",
+      "Pages offered for swap are kept on memory tiers (DRAM, far NUMA nodes, pmem, "
+      "compressed) and returned byte for byte on load.",
       "tierswap"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("tierswap ") + kTierswapVersion,
@@ -87,46 +55,14 @@ int Main(int argc, char** argv) {
       "Examples:\n"
       "  tierswap replay examples/traces/demo.trace.zst --pages "
       "examples/pages/sample-pages.bin.zst\n"
+      "  tierswap probe\n"
+      "  tierswap stats --connect 127.0.0.1:9464 --watch 2\n"
+      "  tierswap plot --occupancy timeline.csv -o occupancy.png\n"
       "  tierswap replay --help\n"
-      "  tierswap version");
+      "Every command is described in docs/cli.md.");
 
-  ReplayArgs args;
-  CLI::App* replay = app.add_subcommand(
-      "replay", "Replay a trace against a backend and check every load against a model.");
-  replay->add_option("TRACE", args.trace, "Trace file, plain or zstd-compressed; '-' reads stdin.")
-      ->required()
-      ->type_name("FILE|-");
-  replay
-      ->add_option("--config", args.config,
-                   "Backend configuration (TOML, docs/config.md). Default: one 256 MiB DRAM "
-                   "tier.")
-      ->type_name("FILE");
-  replay
-      ->add_option("--pages", args.pages,
-                   "Page corpus for 'S <type> <offset> @k' stores: raw 4096-byte pages, plain "
-                   "or zstd.")
-      ->type_name("FILE");
-  replay->add_flag("--json", args.json,
-                   "Print one JSON object (counts, load_ns_*, and the backend's \"stats\") "
-                   "instead of the readable report.");
-  replay
-      ->add_option("--max-mismatch-report", args.max_mismatch_report,
-                   "Describe at most N mismatches (all are counted).")
-      ->default_val(10)
-      ->type_name("N");
-  replay->footer(
-      "The trace is a text file of frontswap calls (init, store, load, invalidate), plain or "
-      "zstd-compressed; docs/trace-format.md describes it. Every load is checked against a "
-      "reference model of what the backend accepted. The report gives operation counts, load "
-      "latency and per-tier placement.\n"
-      "Exit status: 0 when every answer was right, 1 on mismatches, 2 on bad input (malformed "
-      "trace, bad config, unreadable file), with the reason on stderr.\n\n"
-      "Examples:\n"
-      "  tierswap replay examples/traces/demo.trace.zst --pages "
-      "examples/pages/sample-pages.bin.zst\n"
-      "  tierswap replay trace.txt --config examples/configs/small.toml --json\n"
-      "  zstd -dc big.trace.zst | grep -v '^I' | tierswap replay -");
-
+  const Command commands[] = {AddReplayCommand(app), AddProbeCommand(app), AddStatsCommand(app),
+                              AddPlotCommand(app)};
   CLI::App* version = app.add_subcommand("version", "Print the tierswap version.");
   version->footer("Example:\n  tierswap version");
 
@@ -141,7 +77,10 @@ int Main(int argc, char** argv) {
     std::printf("tierswap %s\n", kTierswapVersion);
     return kExitOk;
   }
-  return RunReplay(args);
+  for (const Command& c : commands) {
+    if (c.app->parsed()) return c.run();
+  }
+  return kExitBadInput;  // unreachable: require_subcommand(1)
 }
 
 }  // namespace

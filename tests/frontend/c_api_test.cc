@@ -623,4 +623,90 @@ TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
   tierswap_close(&ts);
 }
 
+// ---- stats_prometheus and [stats] ------------------------------------------------------------
+
+// A handle whose figures stay put between calls: no mover thread, no probe.
+class CApiPrometheusTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(tierswap_open(config_.path(), &ts_), 0) << Message(); }
+  void TearDown() override { tierswap_close(&ts_); }
+
+  TempConfig config_{kTwoTiers};
+  tierswap* ts_ = nullptr;
+};
+
+TEST_F(CApiPrometheusTest, StatsPrometheusTruncatesLikeSnprintf) {
+  ASSERT_EQ(tierswap_init(ts_, 0, 0), 0);
+  ASSERT_EQ(tierswap_store(ts_, 0, 1, RandomPage(1).data()), 0) << Message();
+  const int n = tierswap_stats_prometheus(ts_, nullptr, 0);
+  ASSERT_GT(n, 100) << Message();
+  EXPECT_STREQ(tierswap_errormsg(), "");
+  std::string full(static_cast<size_t>(n) + 1, '#');
+  ASSERT_EQ(tierswap_stats_prometheus(ts_, full.data(), full.size()), n);
+  full.resize(static_cast<size_t>(n));
+  EXPECT_EQ(full.rfind("# HELP tierswap_", 0), 0u) << full.substr(0, 80);
+  EXPECT_NE(full.find("\ntierswap_succ_stores_total 1\n"), std::string::npos) << full;
+  EXPECT_NE(full.find("tierswap_tier_stored_pages{tier=\"fast\",kind=\"dram\"} 1\n"),
+            std::string::npos)
+      << full;
+  EXPECT_EQ(full.back(), '\n');
+
+  char small[32];
+  std::memset(small, '#', sizeof(small));
+  EXPECT_EQ(tierswap_stats_prometheus(ts_, small, 16), n);
+  EXPECT_EQ(std::string(small), full.substr(0, 15));
+  EXPECT_EQ(small[16], '#') << "wrote past len";
+}
+
+TEST_F(CApiPrometheusTest, StatsPrometheusRejectsNullArguments) {
+  EXPECT_EQ(tierswap_stats_prometheus(nullptr, nullptr, 0), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_stats_prometheus: ts is NULL");
+  EXPECT_EQ(tierswap_stats_prometheus(ts_, nullptr, 10), -EINVAL);
+  EXPECT_EQ(Message(), "tierswap_stats_prometheus: buf is NULL but len is 10");
+}
+
+TEST(CApiStatsServiceTest, OpenFailsWhenStatsListenIsNotLoopback) {
+  TempConfig config(std::string(kTwoTiers) + "[stats]\nlisten = \"0.0.0.0:9464\"\n");
+  tierswap* ts = reinterpret_cast<tierswap*>(uintptr_t{0x1});
+  EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
+  EXPECT_EQ(ts, nullptr);
+  EXPECT_NE(Message().find(config.path()), std::string::npos) << Message();
+  EXPECT_NE(Message().find("[stats] listen = \"0.0.0.0:9464\""), std::string::npos) << Message();
+  EXPECT_NE(Message().find("not a loopback address"), std::string::npos) << Message();
+  EXPECT_NE(Message().find("allow_remote = true"), std::string::npos) << Message();
+}
+
+TEST(CApiStatsServiceTest, DumpFileGetsAFinalLineAtClose) {
+  const std::string dump = (std::filesystem::temp_directory_path() /
+                            ("tierswap-c-api-dump-" + std::to_string(getpid()) + ".jsonl"))
+                               .string();
+  std::filesystem::remove(dump);
+  TempConfig config(std::string(kTwoTiers) + "[stats]\ndump_file = \"" + dump +
+                    "\"\ndump_interval_ms = 86400000\n");
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_init(ts, 0, 0), 0);
+  for (uint64_t o = 0; o < 3; ++o) ASSERT_EQ(tierswap_store(ts, 0, o, RandomPage(o).data()), 0);
+  tierswap_close(&ts);
+  std::ifstream in(dump);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::filesystem::remove(dump);
+  ASSERT_EQ(lines.size(), 1u) << "no interval passed: only the line written at close";
+  EXPECT_EQ(lines[0].rfind("{\"ts\":\"", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("\"stats\":{\"loads\":0,\"succ_stores\":3,"), std::string::npos)
+      << lines[0];
+}
+
+TEST(CApiStatsServiceTest, OpenFailsWhenDumpFileCannotBeOpened) {
+  TempConfig config(std::string(kTwoTiers) +
+                    "[stats]\ndump_file = \"/nonexistent-dir/stats.jsonl\"\n");
+  tierswap* ts = nullptr;
+  EXPECT_EQ(tierswap_open(config.path(), &ts), -EIO);
+  EXPECT_EQ(ts, nullptr);
+  EXPECT_NE(Message().find("dump_file = \"/nonexistent-dir/stats.jsonl\": cannot open the file"),
+            std::string::npos)
+      << Message();
+}
+
 }  // namespace

@@ -181,6 +181,51 @@ TEST(PlacementSimTest, StaticFillsTiersInOrderAndReplacesInPlaceOnlyOnTheFastest
   EXPECT_DOUBLE_EQ(o.MeanCost(l), (1 + 2 + 8) / 3.0);
 }
 
+TEST(PlacementSimTest, OutcomesRecordWhichTierServedEachLoadInTraceOrder) {
+  SimTrace t;
+  t.pages = 3;
+  auto op = [&](SimOpKind k, uint32_t p) { t.ops.push_back(SimOp{k, 0, p, p}); };
+  op(SimOpKind::kStore, 0);  // static: fast
+  op(SimOpKind::kStore, 1);  // mid
+  op(SimOpKind::kStore, 2);  // slow
+  for (uint32_t p : {2u, 0u, 1u, 2u, 2u}) op(SimOpKind::kLoad, p);
+  op(SimOpKind::kLoad, 1);
+  const TierLayout l{{1, 1, 1}, {1, 2, 8}};
+  const PlacementOutcome s = SimulateStatic(t, l);
+  EXPECT_EQ(s.served, (std::vector<uint8_t>{2, 0, 1, 2, 2, 1}));
+  EXPECT_EQ(s.LoadsPerWindow(4), (std::vector<std::vector<uint64_t>>{{1, 1, 2}, {0, 1, 1}}));
+  EXPECT_EQ(s.LoadsPerWindow(6), (std::vector<std::vector<uint64_t>>{s.loads_per_tier}));
+  // The windows of every placement add up to its totals, whatever the window.
+  for (const PlacementOutcome& o : {s, SimulateOracle(t, l), SimulateRandom(t, l, 3)}) {
+    ASSERT_EQ(o.served.size(), o.loads());
+    for (uint64_t window : {1u, 2u, 5u, 100u}) {
+      std::vector<uint64_t> sum(l.capacity_pages.size(), 0);
+      const auto w = o.LoadsPerWindow(window);
+      EXPECT_EQ(w.size(), (o.loads() + window - 1) / window);
+      for (const auto& x : w) {
+        for (size_t i = 0; i < x.size(); ++i) sum[i] += x[i];
+      }
+      EXPECT_EQ(sum, o.loads_per_tier) << "window " << window;
+    }
+  }
+}
+
+TEST(PlacementSimTest, TraceClockPlacesOperationsAtTheRateWithoutOverflow) {
+  const TraceClock c{100000};
+  EXPECT_EQ(c.At(0), c.start_ns);
+  EXPECT_EQ(c.At(1), c.start_ns + 10'000);
+  EXPECT_EQ(c.At(256), c.start_ns + 2'560'000);
+  EXPECT_EQ(c.At(100000), c.start_ns + 1'000'000'000);
+  // Rounded down, never drifting: op k at 7 operations per second is at floor(k / 7 s).
+  const TraceClock seven{7, 0};
+  EXPECT_EQ(seven.At(1), 142'857'142u);
+  EXPECT_EQ(seven.At(7), 1'000'000'000u);
+  EXPECT_EQ(seven.At(7'000'000), 1'000'000'000'000'000u);
+  // op x 1e9 exceeds 64 bits here; the result does not.
+  const TraceClock fast{1'000'000'000'000, 0};
+  EXPECT_EQ(fast.At(10'000'000'000'000), 10'000'000'000'000u / 1000);
+}
+
 TEST(PlacementSimTest, StaticDropsTheOldCopyWhenTheNewOneFindsNoRoom) {
   SimTrace t;
   t.pages = 2;

@@ -49,7 +49,10 @@ extern "C" {
 typedef struct tierswap tierswap;
 
 /* Opens a backend from a TOML config file (docs/config.md); NULL: the built-in default config
- * (one DRAM tier of 256 MiB). On success *out is the new handle. */
+ * (one DRAM tier of 256 MiB). On success *out is the new handle. The config's [stats] table and
+ * $TIERSWAP_STATS_FILE / $TIERSWAP_STATS_INTERVAL start the statistics listener and dump file;
+ * if either cannot start (a non-loopback address without allow_remote, a port in use, a file
+ * that cannot be opened), the open fails with the reason. */
 int tierswap_open(const char *config_path, tierswap **out);
 
 /* Closes *ts and sets *ts = NULL. NULL-safe: does nothing for ts == NULL or *ts == NULL. */
@@ -80,6 +83,11 @@ void tierswap_invalidate_area(tierswap *ts, unsigned type);
  * length the whole object needs (excluding the terminating NUL), and writes at most len bytes,
  * NUL-terminated when len > 0. buf may be NULL when len is 0. < 0 on error. */
 int tierswap_stats_json(tierswap *ts, char *buf, size_t len);
+
+/* The same statistics in the Prometheus text exposition format, version 0.0.4 (docs/stats.md,
+ * "Exports"), with tierswap_stats_json's snprintf semantics. A backend opened with [stats] listen
+ * also serves them over HTTP at /metrics. */
+int tierswap_stats_prometheus(tierswap *ts, char *buf, size_t len);
 
 /* ---- Dynamic capacity and availability (control calls; they may take a while) ---------- */
 

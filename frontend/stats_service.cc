@@ -1,0 +1,334 @@
+#include "frontend/stats_service.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <utility>
+
+#include "frontend/json_writer.h"
+#include "frontend/prometheus_sink.h"
+
+namespace tierswap {
+
+struct StatsService::Listener {
+  httplib::Server server;
+  std::thread thread;
+  std::atomic<bool> done{false};  // listen_after_bind returned
+};
+
+namespace {
+
+constexpr uint64_t kMinIntervalMs = 10;
+constexpr uint64_t kMaxIntervalMs = 86'400'000;
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// "line 7: " when the [stats] table came from a file, so messages point at it.
+std::string Where(const StatsConfig& config) {
+  return config.line > 0 ? "line " + std::to_string(config.line) + ": " : "";
+}
+
+struct HostPort {
+  std::string host;  // without IPv6 brackets
+  int port = -1;
+};
+
+// "host:port", "[v6]:port" or "v6:port" (the last colon separates the port); port 0-65535.
+bool SplitListen(std::string_view listen, HostPort* out) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  const std::string_view port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != port.npos) {
+    return false;
+  }
+  out->port = std::atoi(std::string(port).c_str());
+  if (out->port > 65535) return false;
+  std::string_view host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  out->host = std::string(host);
+  return true;
+}
+
+// Runs `fn` on a new thread with every signal blocked, so that the embedding process's signal
+// handlers keep running on its own threads (httplib's workers inherit the mask too).
+template <typename Fn>
+std::thread StartQuietThread(Fn&& fn) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::thread t;
+  try {
+    t = std::thread(std::forward<Fn>(fn));
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    throw;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return t;
+}
+
+std::string Timestamp(std::chrono::system_clock::time_point now, uint64_t* unix_ms) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  *unix_ms = static_cast<uint64_t>(ms.count());
+  const std::time_t secs = static_cast<std::time_t>(*unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[80];  // 24 characters, unless the year has more than four digits
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(*unix_ms % 1000));
+  return buf;
+}
+
+// $TIERSWAP_STATS_INTERVAL: seconds, fractions allowed.
+Result<uint64_t> ParseIntervalSeconds(const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  const double seconds = std::strtod(text, &end);
+  const bool number = end != text && *end == '\0' && errno == 0 && std::isfinite(seconds);
+  const double ms = seconds * 1000.0;
+  if (!number || ms < double(kMinIntervalMs) || ms > double(kMaxIntervalMs)) {
+    return MakeError(Status::kInvalidArgument,
+                     "$TIERSWAP_STATS_INTERVAL = " + Quote(text) +
+                         " is not a number of seconds from 0.01 to 86400 (e.g. \"0.5\").");
+  }
+  return static_cast<uint64_t>(std::llround(ms));
+}
+
+}  // namespace
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  const std::string h(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+std::string StatsPrometheus(const Backend& backend) {
+  PrometheusSink sink;
+  backend.ExportStats(sink);
+  return sink.Finish();
+}
+
+StatsService::StatsService(const Backend& backend) : backend_(backend) {}
+
+std::string StatsService::DumpLine(const Backend& backend) {
+  uint64_t unix_ms = 0;
+  const std::string ts = Timestamp(std::chrono::system_clock::now(), &unix_ms);
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("ts").String(ts);
+  w.Key("unix_ms").Uint(unix_ms);
+  w.Key("stats").Raw(backend.StatsJson());
+  w.EndObject();
+  return w.Take();
+}
+
+Result<std::unique_ptr<StatsService>> StatsService::Start(const Backend& backend,
+                                                          const StatsConfig& config) {
+  std::string dump_file = config.dump_file;
+  std::string origin = Where(config) + "[stats] dump_file = " + Quote(config.dump_file);
+  uint64_t interval_ms = config.dump_interval_ms;
+  if (const char* env = std::getenv("TIERSWAP_STATS_FILE"); env != nullptr && env[0] != '\0') {
+    dump_file = env;
+    origin = "$TIERSWAP_STATS_FILE = " + Quote(env);
+  }
+  if (const char* env = std::getenv("TIERSWAP_STATS_INTERVAL"); env != nullptr && env[0] != '\0') {
+    Result<uint64_t> ms = ParseIntervalSeconds(env);
+    if (!ms) return ms.take_error();
+    interval_ms = *ms;
+  } else if (!dump_file.empty() && (interval_ms < kMinIntervalMs || interval_ms > kMaxIntervalMs)) {
+    return MakeError(Status::kInvalidArgument,
+                     Where(config) + "[stats] dump_interval_ms = " + std::to_string(interval_ms) +
+                         " is out of range (10 to 86400000 milliseconds).");
+  }
+
+  std::unique_ptr<StatsService> service(new StatsService(backend));
+  if (!config.listen.empty()) {
+    if (Result<void> r = service->StartListener(config); !r) return r.take_error();
+  }
+  if (!dump_file.empty()) {
+    if (Result<void> r = service->StartDump(dump_file, interval_ms, origin); !r) {
+      return r.take_error();
+    }
+  }
+  return service;
+}
+
+Result<void> StatsService::StartListener(const StatsConfig& config) {
+  const std::string what = Where(config) + "[stats] listen = " + Quote(config.listen);
+  HostPort hp;
+  if (!SplitListen(config.listen, &hp)) {
+    return MakeError(Status::kInvalidArgument,
+                     what + " is not HOST:PORT (e.g. \"127.0.0.1:9464\").");
+  }
+  const bool loopback = IsLoopbackHost(hp.host);
+  if (!loopback && !config.allow_remote) {
+    return MakeError(Status::kInvalidArgument,
+                     what + ": " + Quote(hp.host) +
+                         " is not a loopback address (127.0.0.0/8, ::1, localhost), and the "
+                         "statistics listener has no authentication; listen on 127.0.0.1, or "
+                         "set allow_remote = true to serve other hosts.");
+  }
+  // An empty host (":9464") means every interface.
+  const std::string host = hp.host.empty() ? "0.0.0.0" : hp.host;
+
+  auto l = std::make_unique<Listener>();
+  httplib::Server& s = l->server;
+  // A scraper or two, not a web site: httplib's default pool has a thread per core.
+  s.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  s.set_read_timeout(5, 0);
+  s.set_write_timeout(5, 0);
+  // An idle keep-alive connection holds a worker until this runs out, and stop() waits for it.
+  s.set_keep_alive_timeout(1);
+  s.set_payload_max_length(4096);  // only GETs are served
+  // httplib's default adds SO_REUSEPORT, with which a second process listening on the same port
+  // would silently share it and answer every other scrape with its own statistics.
+  s.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  const Backend* backend = &backend_;
+  s.Get("/metrics", [backend](const httplib::Request&, httplib::Response& res) {
+    res.set_content(StatsPrometheus(*backend), std::string(PrometheusSink::kContentType));
+  });
+  s.Get("/stats.json", [backend](const httplib::Request&, httplib::Response& res) {
+    res.set_content(backend->StatsJson(), "application/json");
+  });
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404) {
+      res.set_content("tierswap serves GET /metrics and GET /stats.json; there is nothing at " +
+                          req.path + "\n",
+                      "text/plain; charset=utf-8");
+    }
+  });
+
+  errno = 0;
+  int port = hp.port;
+  bool bound;
+  if (port == 0) {
+    port = s.bind_to_any_port(host);
+    bound = port > 0;
+  } else {
+    bound = s.bind_to_port(host, port);
+  }
+  if (!bound) {
+    const int err = errno;
+    return MakeError(Status::kIoError,
+                     what + ": cannot listen there" +
+                         (err != 0 ? std::string(" (") + std::strerror(err) + ")" : "") +
+                         "; is the port in use, or the address not one of this host's?");
+  }
+  Listener* raw = l.get();
+  l->thread = StartQuietThread([raw] {
+    raw->server.listen_after_bind();
+    raw->done.store(true, std::memory_order_release);
+  });
+  // httplib's stop() does nothing until the accept loop runs; wait for it, so that a destructor
+  // right after Start cannot miss it and wait forever.
+  while (!raw->server.is_running() && !raw->done.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  listener_ = std::move(l);
+  port_ = port;
+  return {};
+}
+
+Result<void> StatsService::StartDump(const std::string& path, uint64_t interval_ms,
+                                     std::string_view origin) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return MakeError(Status::kIoError, std::string(origin) +
+                                           ": cannot open the file to append "
+                                           "statistics to (" +
+                                           std::strerror(errno) + ").");
+  }
+  dump_fd_ = fd;
+  dump_file_ = path;
+  dump_interval_ms_ = interval_ms;
+  dump_thread_ = StartQuietThread([this] { DumpLoop(); });
+  return {};
+}
+
+void StatsService::DumpLoop() {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::milliseconds(dump_interval_ms_);
+  auto next = Clock::now() + interval;
+  std::unique_lock lock(dump_mu_);
+  while (!dump_cv_.wait_until(lock, next, [this] { return dump_stop_; })) {
+    lock.unlock();
+    WriteDumpLine();
+    lock.lock();
+    // A fixed rate; after a stall, the next line comes one interval later rather than a burst.
+    next += interval;
+    if (next < Clock::now()) next = Clock::now() + interval;
+  }
+  lock.unlock();
+  // The last line: what happened since the previous one is not lost at close.
+  WriteDumpLine();
+}
+
+void StatsService::WriteDumpLine() {
+  try {
+    std::string line = DumpLine(backend_);
+    line += '\n';
+    // One write per line, O_APPEND: a line lands whole even beside other writers of the file.
+    const char* p = line.data();
+    size_t left = line.size();
+    while (left > 0) {
+      const ssize_t n = ::write(dump_fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // disk full or gone: the next interval tries again
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  } catch (const std::exception&) {
+    // Out of memory while rendering: skip this line; the backend itself is unaffected.
+  }
+}
+
+StatsService::~StatsService() {
+  if (listener_ != nullptr) {
+    listener_->server.stop();
+    if (listener_->thread.joinable()) listener_->thread.join();
+  }
+  if (dump_thread_.joinable()) {
+    {
+      std::lock_guard lock(dump_mu_);
+      dump_stop_ = true;
+    }
+    dump_cv_.notify_all();
+    dump_thread_.join();
+  }
+  if (dump_fd_ >= 0) ::close(dump_fd_);
+}
+
+}  // namespace tierswap
