@@ -24,6 +24,9 @@ inline constexpr size_t kCacheLine = 64;
 // This thread's shard in [0, kCounterShards); also used to spread allocator hints.
 size_t ThisThreadShard();
 
+// A per-thread operation counter for sampling (e.g. timing one operation in 16).
+uint32_t& ThisThreadSampleCounter();
+
 // N independent 64-bit counters. Counters wrap modulo 2^64, so a gauge that goes up on one
 // thread and down on another (stored pages) sums correctly as a signed value.
 template <size_t N>

@@ -66,6 +66,7 @@ void Tier::SpinUntilEmulated(uint64_t start, uint64_t latency_ticks) const {
 }
 
 Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, uint64_t start) {
+  // An emulated operation reads the clock anyway, so every one is recorded, not a sample.
   if (start == 0) start = TscNow();
   const Status s = DoStoreHinted(page, hint, handle);
   if (s != Status::kOk) {
@@ -79,7 +80,7 @@ Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, 
 }
 
 Status Tier::EmulatedLoad(TierHandle handle, void* page, uint64_t start) {
-  if (start == 0) start = TscNow();
+  if (start == 0) start = TscNow();  // as in EmulatedStore: every operation is recorded
   const Status s = DoLoad(handle, page);
   if (s != Status::kOk) {
     counters_.Add(kLoadErrors);

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -141,14 +142,14 @@ std::vector<DaxDevice> FindDaxDevices() {
     if (n.rfind("pmem", 0) == 0) {
       const std::string sys = "/sys/class/block/" + n;
       const std::string sectors = ReadFirstLine(sys + "/size");
-      if (!sectors.empty()) dev.size_bytes = std::stoull(sectors) * 512;
+      dev.size_bytes = std::strtoull(sectors.c_str(), nullptr, 10) * 512;
       // The namespace, then its region, may name the node the memory belongs to.
       dev.target_node = ReadFirstLine(sys + "/device/target_node");
       if (dev.target_node.empty()) dev.target_node = ReadFirstLine(sys + "/device/../target_node");
     } else {
       const std::string sys = "/sys/bus/dax/devices/" + n;
       const std::string size = ReadFirstLine(sys + "/size");
-      if (!size.empty()) dev.size_bytes = std::stoull(size);
+      dev.size_bytes = std::strtoull(size.c_str(), nullptr, 10);
       dev.target_node = ReadFirstLine(sys + "/target_node");
     }
     if (dev.target_node == "-1") dev.target_node.clear();
@@ -550,7 +551,7 @@ int RunProbe(const ProbeArgs& args) {
     for (const TierConfig& tc : config.tiers) {
       // A pool file the probe brings into being is the probe's to remove; one that exists
       // already holds someone's pages (or will) and stays.
-      struct stat st{};
+      struct stat st {};
       const bool new_pool = tc.kind == TierKind::kPmem && tc.path != "anon" &&
                             stat(tc.path.c_str(), &st) != 0 && errno == ENOENT;
       candidates.push_back({tc, BackingFree(machine, tc), new_pool ? tc.path : ""});
