@@ -226,8 +226,12 @@ TEST(BackendPlacementTest, ATierThatSlowsDownIsRankedByWhatItCostsNow) {
   for (uint64_t o2 = 0; o2 < 100; ++o2) ASSERT_EQ(b->Store(0, o2, PatternPage(o2).data()), Status::kOk);
   ASSERT_EQ(b->tier_view().rank[0], 0u);
   PageBuf out{};
-  for (int round = 0; round < 3; ++round) {
-    for (uint64_t o2 = 0; o2 < 100; ++o2) ASSERT_EQ(b->Load(0, o2, out.data()), Status::kOk);
+  // Latency is sampled (one load in 16 per thread on an untimed-by-default tier): load enough
+  // between mover passes for the estimate to have samples from both tiers.
+  for (int pass = 0; pass < 3; ++pass) {
+    for (int round = 0; round < 20; ++round) {
+      for (uint64_t o2 = 0; o2 < 100; ++o2) ASSERT_EQ(b->Load(0, o2, out.data()), Status::kOk);
+    }
     b->Maintain();
   }
   EXPECT_EQ(b->tier_view().rank[0], 1u) << "the idle tier is cheaper now";
