@@ -581,9 +581,15 @@ void Backend::ExportStats(StatsSink& sink) const {
   sink.Gauge("metadata_bytes", meta);
   sink.Real("metadata_bytes_per_page", stored == 0 ? 0.0 : double(meta) / double(stored));
   sink.BeginList("tiers");
+  uint64_t all_tier_loads = 0;
+  for (const auto& t : tiers_) all_tier_loads += t->loads();
   for (size_t t = 0; t < tiers_.size(); ++t) {
     sink.BeginItem();
     tiers_[t]->ExportStats(sink);
+    // The share of the loads served by tiers that this tier served (same-filled pages, served
+    // from the index, are not counted).
+    sink.Real("load_fraction", all_tier_loads == 0 ? 0.0
+                                                   : double(tiers_[t]->loads()) / double(all_tier_loads));
     sink.Gauge("rank", view_.RankOf(static_cast<unsigned>(t)));
     sink.Gauge("online", view_.online[t].load(std::memory_order_relaxed) ? 1 : 0);
     if (!probes_.empty()) ExportProbe(probes_[t], sink);

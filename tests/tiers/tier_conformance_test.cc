@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -28,10 +29,23 @@ struct TierFactory {
   std::string name;
   // Opens a tier whose capacity is `pages` 4 KiB pages; nullptr + GTEST_SKIP when unavailable.
   std::function<std::unique_ptr<Tier>(uint64_t pages)> open;
+  // When set and false, the instance is skipped (or fails in the lab): hardware it needs.
+  std::function<bool()> needs;
 };
 
 class TierConformanceTest : public ::testing::TestWithParam<TierFactory> {
  protected:
+  void SetUp() override {
+    if (GetParam().needs && !GetParam().needs()) {
+      // Hardware instances (far NUMA nodes, DAX pmem) run for real in the NUMA lab, where
+      // scripts/lab-test.sh sets TIERSWAP_FAIL_ON_SKIP=1 and a skip becomes a failure.
+      const char* strict = std::getenv("TIERSWAP_FAIL_ON_SKIP");
+      if (strict != nullptr && std::string(strict) == "1") {
+        FAIL() << GetParam().name << ": the hardware it needs is missing";
+      }
+      GTEST_SKIP() << GetParam().name << " needs hardware this machine lacks; runs in the NUMA lab";
+    }
+  }
   std::unique_ptr<Tier> Open(uint64_t pages) {
     auto t = GetParam().open(pages);
     EXPECT_NE(t, nullptr) << "cannot open tier " << GetParam().name;
@@ -155,10 +169,40 @@ std::unique_ptr<Tier> OpenDram(uint64_t pages, bool prefault) {
   return t ? std::unique_ptr<Tier>(std::move(t).value()) : nullptr;
 }
 
-std::unique_ptr<Tier> OpenNuma0(uint64_t pages) {
-  auto t = NumaTier::Open(NumaTierOptions{"numa0", 0, pages * kPageSize});
+std::unique_ptr<Tier> OpenNuma(uint64_t pages, int node) {
+  auto t = NumaTier::Open(NumaTierOptions{"numa" + std::to_string(node), node, pages * kPageSize});
   EXPECT_TRUE(t.ok()) << t.error().message;
-  return t ? std::unique_ptr<Tier>(std::move(t).value()) : nullptr;
+  if (!t) return nullptr;
+  // Every frame on its node, or the tier is not what it claims.
+  EXPECT_EQ((*t)->misplaced_frames(), 0u) << "node " << node;
+  return std::unique_ptr<Tier>(std::move(t).value());
+}
+
+std::unique_ptr<Tier> OpenNuma0(uint64_t pages) { return OpenNuma(pages, 0); }
+
+bool HasNode(int node) {
+  return ::access(("/sys/devices/system/node/node" + std::to_string(node)).c_str(), F_OK) == 0;
+}
+
+const char* DaxDir() {
+  const char* dir = std::getenv("NUMA_LAB_PMEM_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : nullptr;
+}
+
+std::unique_ptr<Tier> OpenDaxPmem(uint64_t pages) {
+  PmemTierOptions o;
+  o.name = "pmem_dax";
+  o.capacity_bytes = pages * kPageSize;
+  o.prefault = false;
+  static int n = 0;
+  o.path = std::string(DaxDir()) + "/tierswap_conformance_" + std::to_string(getpid()) + "_" +
+           std::to_string(n++) + ".pool";
+  auto t = PmemTier::Open(o);
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  std::remove(o.path.c_str());
+  if (!t) return nullptr;
+  EXPECT_TRUE((*t)->is_dax()) << "granularity " << (*t)->granularity();
+  return std::unique_ptr<Tier>(std::move(t).value());
 }
 
 std::unique_ptr<Tier> OpenPmem(uint64_t pages, bool file, bool persist) {
@@ -202,6 +246,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
                       TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }},
                       TierFactory{"numa_node0", OpenNuma0},
+                      TierFactory{"numa_node1_far", [](uint64_t p) { return OpenNuma(p, 1); },
+                                  [] { return HasNode(1); }},
+                      TierFactory{"numa_node2_far", [](uint64_t p) { return OpenNuma(p, 2); },
+                                  [] { return HasNode(2); }},
+                      TierFactory{"pmem_dax", OpenDaxPmem, [] { return DaxDir() != nullptr; }},
                       TierFactory{"pmem_anon", [](uint64_t p) { return OpenPmem(p, false, false); }},
                       TierFactory{"pmem_file", [](uint64_t p) { return OpenPmem(p, true, false); }},
                       TierFactory{"pmem_file_persist",
