@@ -2,16 +2,17 @@
 //
 // For each configured read latency (500 ns, 1 us, 3 us) the benchmark times single 4 KiB loads
 // from a DRAM tier with that latency injected, and, in the same run and on the same tier with
-// emulation off, loads spaced by the same latency (the copy time). The expected cost is `read_latency_ns + copy p50`; the reported error is how far the measured p50 (and p99)
-// are from it. Every load is timed on its own with the TSC, so each sample includes the clock's
-// overhead (~10-20 ns) on both sides; the copy baseline includes it too.
+// emulation off, loads spaced by the same latency (the copy time). The expected cost is
+// `read_latency_ns + copy p50`; the reported error is how far the measured p50 (and p99) are from
+// it. Every load is timed on its own with the TSC, so each sample includes the clock's overhead
+// (~10-20 ns) on both sides; the copy baseline includes it too.
 //
 //   build/bench/emulation_bench [--benchmark_min_time=1]
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
@@ -104,7 +105,12 @@ void BM_EmulatedLoad(benchmark::State& state) {
   state.counters["p50_error_pct"] = 100.0 * (Pct(measured, 0.5) - expected) / expected;
   state.counters["p50_vs_expected"] = Pct(measured, 0.5) / expected;
 }
-BENCHMARK(BM_EmulatedLoad)->Arg(500)->Arg(1000)->Arg(3000)->Iterations(5)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EmulatedLoad)
+    ->Arg(500)
+    ->Arg(1000)
+    ->Arg(3000)
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tierswap

@@ -17,14 +17,22 @@ thread_local RejectReason t_last_reject = RejectReason::kNone;
 
 const char* RejectReasonName(RejectReason r) {
   switch (r) {
-    case RejectReason::kNone: return "none";
-    case RejectReason::kFull: return "full";
-    case RejectReason::kQuota: return "quota";
-    case RejectReason::kFrozen: return "frozen";
-    case RejectReason::kPoorCompression: return "poor_compression";
-    case RejectReason::kAllocation: return "allocation";
-    case RejectReason::kIo: return "io";
-    case RejectReason::kBadArgument: return "bad_argument";
+    case RejectReason::kNone:
+      return "none";
+    case RejectReason::kFull:
+      return "full";
+    case RejectReason::kQuota:
+      return "quota";
+    case RejectReason::kFrozen:
+      return "frozen";
+    case RejectReason::kPoorCompression:
+      return "poor_compression";
+    case RejectReason::kAllocation:
+      return "allocation";
+    case RejectReason::kIo:
+      return "io";
+    case RejectReason::kBadArgument:
+      return "bad_argument";
   }
   return "unknown";
 }
@@ -44,7 +52,8 @@ Result<std::unique_ptr<Backend>> Backend::Open(const Config& config) {
 
 Result<std::unique_ptr<Backend>> Backend::Open(std::vector<std::unique_ptr<Tier>> tiers,
                                                BackendOptions options) {
-  if (tiers.empty()) return MakeError(Status::kInvalidArgument, "a backend needs at least one tier");
+  if (tiers.empty())
+    return MakeError(Status::kInvalidArgument, "a backend needs at least one tier");
   if (tiers.size() >= Ctl::kMaxTiers) {
     return MakeError(Status::kInvalidArgument,
                      std::to_string(tiers.size()) + " tiers given; at most 31 are supported");
@@ -54,16 +63,16 @@ Result<std::unique_ptr<Backend>> Backend::Open(std::vector<std::unique_ptr<Tier>
   }
   auto policy = MakePolicy(options.placement.policy);
   if (policy == nullptr) {
-    return MakeError(Status::kInvalidArgument, "unknown placement policy '" +
-                                                   options.placement.policy +
-                                                   "' (known: static, adaptive)");
+    return MakeError(
+        Status::kInvalidArgument,
+        "unknown placement policy '" + options.placement.policy + "' (known: static, adaptive)");
   }
   policy->set_promote_after_loads(options.placement.promote_after_loads);
   for (const QuotaConfig& q : options.quotas) {
     if (q.type >= kMaxTypes || q.max_bytes < kPageSize) {
-      return MakeError(Status::kInvalidArgument,
-                       "quota for type " + std::to_string(q.type) + " of " +
-                           std::to_string(q.max_bytes) + " bytes: a quota holds at least one page");
+      return MakeError(Status::kInvalidArgument, "quota for type " + std::to_string(q.type) +
+                                                     " of " + std::to_string(q.max_bytes) +
+                                                     " bytes: a quota holds at least one page");
     }
   }
   // Measure every tier before any page arrives, and rank them by what a load costs.
@@ -164,7 +173,8 @@ Result<uint64_t> Backend::SetTierCapacity(unsigned tier, uint64_t bytes) {
     return MakeError(Status::kInvalidArgument,
                      "tier '" + t.name() + "': " + std::to_string(bytes) +
                          " bytes is more than its configured capacity of " +
-                         std::to_string(t.capacity_bytes()) + " bytes (it can shrink and grow "
+                         std::to_string(t.capacity_bytes()) +
+                         " bytes (it can shrink and grow "
                          "back up to that)");
   }
   std::lock_guard<std::mutex> lock(control_mu_);
@@ -210,14 +220,29 @@ void Backend::Reject(RejectReason reason) {
   t_last_reject = reason;
   counters_.Add(kFailedStores);
   switch (reason) {
-    case RejectReason::kFull: counters_.Add(kRejectNoSpace); break;
-    case RejectReason::kQuota: counters_.Add(kRejectQuota); break;
-    case RejectReason::kFrozen: counters_.Add(kRejectFrozen); break;
-    case RejectReason::kPoorCompression: counters_.Add(kRejectPoorCompression); break;
-    case RejectReason::kAllocation: counters_.Add(kRejectNoMemory); break;
-    case RejectReason::kIo: counters_.Add(kRejectIo); break;
-    case RejectReason::kBadArgument: counters_.Add(kRejectBadArgument); break;
-    case RejectReason::kNone: break;
+    case RejectReason::kFull:
+      counters_.Add(kRejectNoSpace);
+      break;
+    case RejectReason::kQuota:
+      counters_.Add(kRejectQuota);
+      break;
+    case RejectReason::kFrozen:
+      counters_.Add(kRejectFrozen);
+      break;
+    case RejectReason::kPoorCompression:
+      counters_.Add(kRejectPoorCompression);
+      break;
+    case RejectReason::kAllocation:
+      counters_.Add(kRejectNoMemory);
+      break;
+    case RejectReason::kIo:
+      counters_.Add(kRejectIo);
+      break;
+    case RejectReason::kBadArgument:
+      counters_.Add(kRejectBadArgument);
+      break;
+    case RejectReason::kNone:
+      break;
   }
 }
 
@@ -459,8 +484,7 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
   tiers_[view_.rank[0]]->Prefetch(SlotHint(type, offset));
   PageEntry* e = index_.Find(type, offset);
   // A miss needs no lock: an empty, unlocked entry linearises before any racing store.
-  if (e == nullptr ||
-      (Ctl::Kind(e->Peek()) == EntryKind::kEmpty && !Ctl::Locked(e->Peek()))) {
+  if (e == nullptr || (Ctl::Kind(e->Peek()) == EntryKind::kEmpty && !Ctl::Locked(e->Peek()))) {
     counters_.Add(kLoadMisses);
     return Status::kNotFound;
   }
@@ -588,8 +612,8 @@ void Backend::ExportStats(StatsSink& sink) const {
     tiers_[t]->ExportStats(sink);
     // The share of the loads served by tiers that this tier served (same-filled pages, served
     // from the index, are not counted).
-    sink.Real("load_fraction", all_tier_loads == 0 ? 0.0
-                                                   : double(tiers_[t]->loads()) / double(all_tier_loads));
+    sink.Real("load_fraction",
+              all_tier_loads == 0 ? 0.0 : double(tiers_[t]->loads()) / double(all_tier_loads));
     sink.Gauge("rank", view_.RankOf(static_cast<unsigned>(t)));
     sink.Gauge("online", view_.online[t].load(std::memory_order_relaxed) ? 1 : 0);
     if (!probes_.empty()) ExportProbe(probes_[t], sink);

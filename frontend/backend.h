@@ -26,9 +26,9 @@
 #ifndef TIERSWAP_FRONTEND_BACKEND_H_
 #define TIERSWAP_FRONTEND_BACKEND_H_
 
-#include <cstdint>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,15 +49,22 @@
 namespace tierswap {
 
 struct BackendOptions {
-  bool exclusive_loads = false;  // a successful Load also drops the page
-  PlacementConfig placement;     // policy, watermarks, mover (docs/config.md, [placement])
+  bool exclusive_loads = false;    // a successful Load also drops the page
+  PlacementConfig placement;       // policy, watermarks, mover (docs/config.md, [placement])
   bool latency_histograms = true;  // [stats] latency_histograms: time every tier operation
   std::vector<QuotaConfig> quotas;
 };
 
 // Why the calling thread's last rejected store was rejected (for messages at the C ABI).
 enum class RejectReason : uint8_t {
-  kNone, kFull, kQuota, kFrozen, kPoorCompression, kAllocation, kIo, kBadArgument
+  kNone,
+  kFull,
+  kQuota,
+  kFrozen,
+  kPoorCompression,
+  kAllocation,
+  kIo,
+  kBadArgument
 };
 const char* RejectReasonName(RejectReason r);
 
@@ -175,8 +182,7 @@ class Backend final : private MigratorHost {
 
   // Puts a non-same-filled page on the first tier the policy names that has room. A compressed
   // tier that declines the page sets *incompressible.
-  Status Place(const void* page, uint64_t hint, uint32_t bits, Location* loc,
-               bool* incompressible);
+  Status Place(const void* page, uint64_t hint, uint32_t bits, Location* loc, bool* incompressible);
   // The placement hint of a slot: dense offsets of one type map to consecutive frames.
   static uint64_t SlotHint(unsigned type, uint64_t offset) {
     return offset + uint64_t{type} * 0x9E3779B97F4A7C15ull;
@@ -191,26 +197,26 @@ class Backend final : private MigratorHost {
   bool HasQuota(unsigned type) const { return quota_pages_[type] != 0; }
 
   enum Counter : size_t {
-    kLoads,          // successful loads
-    kSuccStores,     // accepted stores
-    kFailedStores,   // rejected stores (all reasons)
-    kInvalidates,    // invalidate_page calls that dropped a page
-    kLoadMisses,     // loads of slots that held no page
-    kLoadErrors,     // loads that failed in a tier
-    kRejectNoSpace,  // stores rejected because no tier had room
-    kRejectNoMemory, // stores rejected because index memory could not be mapped
-    kRejectBadArgument,  // stores refused for bad arguments or an uninitialised type
-    kDuplicateStores,    // stores to a slot that already held a page
-    kDupDropped,     // duplicate stores that failed and dropped the old page
-    kAreaInvalidates,  // invalidate_area calls
-    kExclusiveDrops, // pages dropped by exclusive loads
-    kSameFilledStores,  // accepted stores kept as metadata only
-    kSameFilledPages,   // gauge: same-filled pages held now
-    kRejectQuota,       // stores rejected because their type was at its quota
-    kRejectFrozen,      // stores rejected while frozen
+    kLoads,                  // successful loads
+    kSuccStores,             // accepted stores
+    kFailedStores,           // rejected stores (all reasons)
+    kInvalidates,            // invalidate_page calls that dropped a page
+    kLoadMisses,             // loads of slots that held no page
+    kLoadErrors,             // loads that failed in a tier
+    kRejectNoSpace,          // stores rejected because no tier had room
+    kRejectNoMemory,         // stores rejected because index memory could not be mapped
+    kRejectBadArgument,      // stores refused for bad arguments or an uninitialised type
+    kDuplicateStores,        // stores to a slot that already held a page
+    kDupDropped,             // duplicate stores that failed and dropped the old page
+    kAreaInvalidates,        // invalidate_area calls
+    kExclusiveDrops,         // pages dropped by exclusive loads
+    kSameFilledStores,       // accepted stores kept as metadata only
+    kSameFilledPages,        // gauge: same-filled pages held now
+    kRejectQuota,            // stores rejected because their type was at its quota
+    kRejectFrozen,           // stores rejected while frozen
     kRejectPoorCompression,  // stores rejected: only compressed tiers had room, and declined
-    kRejectIo,          // stores rejected because a tier failed to write
-    kPromotionsQueued,  // loads from slower tiers that queued a promotion
+    kRejectIo,               // stores rejected because a tier failed to write
+    kPromotionsQueued,       // loads from slower tiers that queued a promotion
     kNumCounters
   };
 

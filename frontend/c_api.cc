@@ -116,8 +116,8 @@ using ull = unsigned long long;
           return Fail(-ENOSPC, "%s: rejected, a tier failed to write page (type %u, offset %llu)",
                       fn, type, ull{offset});
         default:
-          return Fail(-ENOSPC, "%s: rejected, no tier has room for page (type %u, offset %llu)",
-                      fn, type, ull{offset});
+          return Fail(-ENOSPC, "%s: rejected, no tier has room for page (type %u, offset %llu)", fn,
+                      type, ull{offset});
       }
     case Status::kRejected:
       return Fail(-ENOSPC, "%s: rejected, no tier would take page (type %u, offset %llu)", fn, type,
@@ -274,7 +274,8 @@ namespace {
 [[gnu::cold]] int Remaining(const char* fn, const char* tier, const Result<uint64_t>& r) {
   if (!r) return Fail(ToErrno(r.error().code), "%s: %s", fn, r.error().message.c_str());
   if (*r == 0) return 0;
-  Fail(0, "%s: %llu pages of tier '%s' could not be moved: no other tier has room and no "
+  Fail(0,
+       "%s: %llu pages of tier '%s' could not be moved: no other tier has room and no "
        "writeback callback is set (tierswap_set_writeback); they stay until invalidated",
        fn, static_cast<unsigned long long>(*r), tier);
   return *r > static_cast<uint64_t>(INT_MAX) ? INT_MAX : static_cast<int>(*r);

@@ -13,10 +13,10 @@
 #include <toml++/toml.h>
 
 #include <array>
-#include <initializer_list>
 #include <cerrno>
 #include <cstdio>
 #include <exception>
+#include <initializer_list>
 #include <limits>
 #include <new>
 #include <optional>
@@ -39,20 +39,32 @@ constexpr std::array kKnownTierKinds = {TierKind::kDram, TierKind::kNuma, TierKi
                                         TierKind::kCompressed};
 
 // The keys each table accepts, in the order messages list them.
-constexpr std::array<std::string_view, 5> kTopLevelKeys = {"backend", "tier", "placement",
-                                                           "quota", "stats"};
-constexpr std::array<std::string_view, 5> kStatsKeys = {
-    "listen", "allow_remote", "dump_file", "dump_interval_ms", "latency_histograms"};
+constexpr std::array<std::string_view, 5> kTopLevelKeys = {"backend", "tier", "placement", "quota",
+                                                           "stats"};
+constexpr std::array<std::string_view, 5> kStatsKeys = {"listen", "allow_remote", "dump_file",
+                                                        "dump_interval_ms", "latency_histograms"};
 constexpr std::array<std::string_view, 10> kPlacementKeys = {
-    "policy",          "high_watermark",      "low_watermark", "max_migration_mbps",
-    "min_residency_ms", "promote_after_loads", "background",    "mover_interval_ms",
-    "probe_budget_ms", "comment"};
+    "policy",           "high_watermark",
+    "low_watermark",    "max_migration_mbps",
+    "min_residency_ms", "promote_after_loads",
+    "background",       "mover_interval_ms",
+    "probe_budget_ms",  "comment"};
 constexpr std::array<std::string_view, 2> kQuotaKeys = {"type", "max"};
 constexpr std::array<std::string_view, 1> kBackendKeys = {"exclusive_loads"};
-constexpr std::array<std::string_view, 14> kTierKeys = {
-    "name",    "kind",  "capacity", "prefault", "node",    "path",
-    "persist", "codec", "level",    "backing",  "max_compressed_fraction",
-    "read_latency_ns", "write_latency_ns", "bandwidth_mbps"};
+constexpr std::array<std::string_view, 14> kTierKeys = {"name",
+                                                        "kind",
+                                                        "capacity",
+                                                        "prefault",
+                                                        "node",
+                                                        "path",
+                                                        "persist",
+                                                        "codec",
+                                                        "level",
+                                                        "backing",
+                                                        "max_compressed_fraction",
+                                                        "read_latency_ns",
+                                                        "write_latency_ns",
+                                                        "bandwidth_mbps"};
 
 // Which kinds a kind-specific key applies to (keys not listed apply to every kind).
 struct KeyKinds {
@@ -199,8 +211,8 @@ Result<void> ReadInt(const Reporter& report, const toml::table& table, std::stri
                                         "': expected a whole number, got " + Describe(*node) + ".");
   }
   if (i->get() < min || i->get() > max) {
-    return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) + "': " +
-                                        std::to_string(i->get()) + " is out of range (" +
+    return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) +
+                                        "': " + std::to_string(i->get()) + " is out of range (" +
                                         std::to_string(min) + " to " + std::to_string(max) + ").");
   }
   *out = static_cast<T>(i->get());
@@ -420,16 +432,19 @@ Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size
 
   // Keys a kind cannot do without.
   if (tier.kind == TierKind::kNuma && tier.node < 0) {
-    return report.At(tier_line, where + "key 'node' is missing; a numa tier names its node "
-                                        "(see `numactl --hardware`).");
+    return report.At(tier_line, where +
+                                    "key 'node' is missing; a numa tier names its node "
+                                    "(see `numactl --hardware`).");
   }
   if (tier.kind == TierKind::kPmem && tier.path.empty()) {
-    return report.At(tier_line, where + "key 'path' is missing; give a file on a DAX "
-                                        "filesystem, a device-DAX path, or \"anon\".");
+    return report.At(tier_line, where +
+                                    "key 'path' is missing; give a file on a DAX "
+                                    "filesystem, a device-DAX path, or \"anon\".");
   }
   if (tier.kind == TierKind::kCompressed && tier.backing == "numa" && tier.node < 0) {
-    return report.At(tier_line, where + "key 'node' is missing; backing = \"numa\" needs the "
-                                        "node to keep the compressed pages on.");
+    return report.At(tier_line, where +
+                                    "key 'node' is missing; backing = \"numa\" needs the "
+                                    "node to keep the compressed pages on.");
   }
   if (tier.kind == TierKind::kCompressed && tier.backing == "dram" && table->get("node")) {
     return report.At(LineOf(*table->get("node")),
@@ -536,7 +551,8 @@ Result<void> ReadPlacement(const Reporter& report, const toml::node& node, Place
 Result<void> ReadStats(const Reporter& report, const toml::node& node, StatsConfig* st) {
   const toml::table* table = node.as_table();
   if (table == nullptr) {
-    return report.At(LineOf(node), "key 'stats': expected a [stats] table, got " + Describe(node) + ".");
+    return report.At(LineOf(node),
+                     "key 'stats': expected a [stats] table, got " + Describe(node) + ".");
   }
   st->line = LineOf(node);
   constexpr std::string_view kWhere = "[stats]: ";
@@ -548,7 +564,8 @@ Result<void> ReadStats(const Reporter& report, const toml::node& node, StatsConf
            ReadString(report, *table, kWhere, "listen", {}, &st->listen),
            ReadBool(report, *table, kWhere, "allow_remote", &st->allow_remote),
            ReadString(report, *table, kWhere, "dump_file", {}, &st->dump_file),
-           ReadInt(report, *table, kWhere, "dump_interval_ms", 10, 86'400'000, &st->dump_interval_ms),
+           ReadInt(report, *table, kWhere, "dump_interval_ms", 10, 86'400'000,
+                   &st->dump_interval_ms),
            ReadBool(report, *table, kWhere, "latency_histograms", &st->latency_histograms),
        }) {
     if (!r) return r.error();
@@ -572,8 +589,8 @@ Result<void> ReadStats(const Reporter& report, const toml::node& node, StatsConf
 Result<void> ReadQuotas(const Reporter& report, const toml::node& node, Config* config) {
   const toml::array* array = node.as_array();
   if (array == nullptr) {
-    return report.At(LineOf(node), "key 'quota': expected [[quota]] tables, got " +
-                                       Describe(node) + " (write [[quota]], with two brackets).");
+    return report.At(LineOf(node), "key 'quota': expected [[quota]] tables, got " + Describe(node) +
+                                       " (write [[quota]], with two brackets).");
   }
   for (size_t i = 0; i < array->size(); ++i) {
     const toml::node& element = *array->get(i);
@@ -589,7 +606,8 @@ Result<void> ReadQuotas(const Reporter& report, const toml::node& node, Config* 
     QuotaConfig q;
     q.line = LineOf(element);
     if (table->get("type") == nullptr) {
-      return report.At(q.line, where + "key 'type' is missing; a quota names its swap type (0-31).");
+      return report.At(q.line,
+                       where + "key 'type' is missing; a quota names its swap type (0-31).");
     }
     if (Result<void> r = ReadInt(report, *table, where, "type", 0, 31, &q.type); !r) {
       return r.take_error();

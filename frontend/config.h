@@ -34,10 +34,10 @@ struct TierConfig {
   bool persist = false;  // kind = "pmem": make every accepted store durable before it returns
 
   // kind = "compressed".
-  std::string codec = "lz4";             // "lz4" | "zstd"
-  int level = 1;                         // zstd level 1..19; lz4 acceleration 1..65537
-  std::string backing = "dram";          // "dram" (local memory) | "numa" (on `node`)
-  double max_compressed_fraction = 0.75; // pages compressing worse are declined
+  std::string codec = "lz4";              // "lz4" | "zstd"
+  int level = 1;                          // zstd level 1..19; lz4 acceleration 1..65537
+  std::string backing = "dram";           // "dram" (local memory) | "numa" (on `node`)
+  double max_compressed_fraction = 0.75;  // pages compressing worse are declined
 
   // Any kind: slower media emulated on top (read_latency_ns, write_latency_ns, bandwidth_mbps).
   TierEmulation emulation;
@@ -47,17 +47,17 @@ struct TierConfig {
 
 // [placement]: which tier a page goes to, and when pages move between tiers.
 struct PlacementConfig {
-  std::string policy = "adaptive";  // "static" (first tier in rank order with room, no
-                                    // migration) | "adaptive" (reuse-aware admission, demotion
-                                    // of cold pages, promotion of reused ones)
-  double high_watermark = 0.95;     // above this fraction of its capacity a tier demotes ...
-  double low_watermark = 0.85;      // ... its coldest pages until below this one
-  uint64_t max_migration_mbps = 0;  // promotions + demotions by the mover; 0 = unlimited
-  uint64_t min_residency_ms = 1000; // a migrated page stays put at least this long
-  uint32_t promote_after_loads = 1; // loads from a slower tier before a page is promoted
-  bool background = true;           // run the mover thread (false: Backend::Maintain() only)
-  uint64_t mover_interval_ms = 10;  // how often the mover thread wakes
-  double probe_budget_ms = 50;      // time to measure each tier at open (0: skip the probe)
+  std::string policy = "adaptive";   // "static" (first tier in rank order with room, no
+                                     // migration) | "adaptive" (reuse-aware admission, demotion
+                                     // of cold pages, promotion of reused ones)
+  double high_watermark = 0.95;      // above this fraction of its capacity a tier demotes ...
+  double low_watermark = 0.85;       // ... its coldest pages until below this one
+  uint64_t max_migration_mbps = 0;   // promotions + demotions by the mover; 0 = unlimited
+  uint64_t min_residency_ms = 1000;  // a migrated page stays put at least this long
+  uint32_t promote_after_loads = 1;  // loads from a slower tier before a page is promoted
+  bool background = true;            // run the mover thread (false: Backend::Maintain() only)
+  uint64_t mover_interval_ms = 10;   // how often the mover thread wakes
+  double probe_budget_ms = 50;       // time to measure each tier at open (0: skip the probe)
   int line = 0;
 };
 
@@ -70,11 +70,11 @@ struct QuotaConfig {
 
 // [stats]: how statistics leave the process.
 struct StatsConfig {
-  std::string listen;             // "127.0.0.1:9464": serve /metrics and /stats.json ("" = off)
-  bool allow_remote = false;      // permit a listen address that is not loopback
-  std::string dump_file;          // append a timestamped JSON line every dump_interval_ms
+  std::string listen;         // "127.0.0.1:9464": serve /metrics and /stats.json ("" = off)
+  bool allow_remote = false;  // permit a listen address that is not loopback
+  std::string dump_file;      // append a timestamped JSON line every dump_interval_ms
   uint64_t dump_interval_ms = 10'000;
-  bool latency_histograms = true; // time every tier load and store (per-tier histograms)
+  bool latency_histograms = true;  // time every tier load and store (per-tier histograms)
   int line = 0;
 };
 
@@ -87,7 +87,7 @@ struct Config {
   PlacementConfig placement;
   std::vector<QuotaConfig> quotas;  // at most one per type
 
-  std::vector<TierConfig> tiers;  // at least one, at most 31
+  std::vector<TierConfig> tiers;     // at least one, at most 31
   std::string source = "<default>";  // the file it came from, for messages
 
   // One DRAM tier named "dram" of kDefaultDramBytes.

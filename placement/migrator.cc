@@ -23,7 +23,7 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
 
 void Migrator::UpdateCosts() {
   constexpr uint64_t kMinSamples = 32;
-  constexpr double kWeight = 0.3;      // of the newest interval in the EWMA
+  constexpr double kWeight = 0.3;  // of the newest interval in the EWMA
   // A tier overtakes another only if it costs less than half as much now. Load latency also
   // depends on what a tier holds (pages loaded again soon are often still in the CPU cache),
   // so modest differences between tiers of the same memory are noise, not a slowdown.
@@ -341,7 +341,8 @@ Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, v
   const uint64_t used = tier.used_bytes();
   const uint64_t limit = view_.online[t].load(std::memory_order_relaxed) ? tier.limit_bytes() : 0;
   result.remaining_pages = used > limit ? (used - limit + kPageSize - 1) / kPageSize : 0;
-  if (!view_.online[t].load(std::memory_order_relaxed)) result.remaining_pages = tier.stored_pages();
+  if (!view_.online[t].load(std::memory_order_relaxed))
+    result.remaining_pages = tier.stored_pages();
   RefreshWatermarks();
   return result;
 }

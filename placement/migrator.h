@@ -114,8 +114,20 @@ class Migrator {
     bool promoted;
   };
   enum Counter : size_t {
-    kSteps, kPromotions, kDemotions, kEvacuated, kWrittenBack, kRaced, kNoRoom, kIoErrors,
-    kQueueDrops, kResidencySkips, kRateLimited, kSecondChances, kReranks, kNumCounters
+    kSteps,
+    kPromotions,
+    kDemotions,
+    kEvacuated,
+    kWrittenBack,
+    kRaced,
+    kNoRoom,
+    kIoErrors,
+    kQueueDrops,
+    kResidencySkips,
+    kRateLimited,
+    kSecondChances,
+    kReranks,
+    kNumCounters
   };
 
   static uint64_t Key(unsigned type, uint64_t offset) { return uint64_t{type} << 32 | offset; }
@@ -140,7 +152,7 @@ class Migrator {
   TierView& view_;
   const MigratorOptions options_;
   MigratorHost& host_;
-  std::unique_ptr<Queue[]> queues_;  // kCounterShards
+  std::unique_ptr<Queue[]> queues_;                 // kCounterShards
   std::unique_ptr<std::atomic<double>[]> live_ns_;  // by tier
   ShardedCounters<kNumCounters> counters_;
 
@@ -151,7 +163,7 @@ class Migrator {
   std::vector<bool> demoting_;  // per tier: crossed its high watermark, not yet below the low
   std::unordered_map<uint64_t, Residency> residency_;
   std::deque<std::pair<uint64_t, uint64_t>> residency_order_;  // (time_ns, key), oldest first
-  std::vector<std::pair<double, uint64_t>> last_latency_;  // per tier: (sum ns, count) seen
+  std::vector<std::pair<double, uint64_t>> last_latency_;      // per tier: (sum ns, count) seen
   uint64_t tokens_bytes_ = 0;
   uint64_t last_refill_ns_ = 0;
 };

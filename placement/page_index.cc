@@ -76,9 +76,8 @@ PageEntry* PageIndex::CreateSlow(unsigned type, uint64_t offset) {
     return &expected->entries[offset & (kChunkEntries - 1)];
   }
   uint64_t m = t.max_chunk.load(std::memory_order_relaxed);
-  while (m < ci + 1 &&
-         !t.max_chunk.compare_exchange_weak(m, ci + 1, std::memory_order_seq_cst,
-                                            std::memory_order_relaxed)) {
+  while (m < ci + 1 && !t.max_chunk.compare_exchange_weak(m, ci + 1, std::memory_order_seq_cst,
+                                                          std::memory_order_relaxed)) {
   }
   return &fresh->entries[offset & (kChunkEntries - 1)];
 }

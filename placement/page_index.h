@@ -28,7 +28,7 @@ namespace tierswap {
 
 class PageIndex {
  public:
-  static constexpr unsigned kMaxTypes = 32;  // frontswap's MAX_SWAPFILES
+  static constexpr unsigned kMaxTypes = 32;                        // frontswap's MAX_SWAPFILES
   static constexpr uint64_t kMaxPagesPerType = uint64_t{1} << 32;  // 16 TiB of swap per type
   static constexpr uint64_t kChunkShift = 16;
   static constexpr uint64_t kChunkEntries = uint64_t{1} << kChunkShift;

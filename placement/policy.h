@@ -46,7 +46,8 @@ class TierRanking {
  public:
   static constexpr size_t kMax = 32;
   explicit TierRanking(size_t n) : n_(n) {
-    for (size_t i = 0; i < n; ++i) order_[i].store(static_cast<uint8_t>(i), std::memory_order_relaxed);
+    for (size_t i = 0; i < n; ++i)
+      order_[i].store(static_cast<uint8_t>(i), std::memory_order_relaxed);
   }
   size_t size() const { return n_; }
   unsigned operator[](size_t r) const { return order_[r].load(std::memory_order_relaxed); }

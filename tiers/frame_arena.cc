@@ -27,9 +27,9 @@ FrameArena::~FrameArena() {
 
 Result<FrameArena> FrameArena::Map(uint64_t bytes, bool prefault, std::string_view what) {
   if (bytes == 0 || bytes % kPageSize != 0) {
-    return MakeError(Status::kInvalidArgument,
-                     std::string(what) + ": capacity " + std::to_string(bytes) +
-                         " bytes is not a positive multiple of 4096");
+    return MakeError(Status::kInvalidArgument, std::string(what) + ": capacity " +
+                                                   std::to_string(bytes) +
+                                                   " bytes is not a positive multiple of 4096");
   }
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {

@@ -23,9 +23,9 @@ namespace tierswap {
 
 class ShardedLatencyHistogram {
  public:
-  static constexpr int kSub = 4;                     // buckets per power of two
-  static constexpr int kMinExp = 6;                  // 64 ns
-  static constexpr int kMaxExp = 40;                 // ~1100 s
+  static constexpr int kSub = 4;      // buckets per power of two
+  static constexpr int kMinExp = 6;   // 64 ns
+  static constexpr int kMaxExp = 40;  // ~1100 s
   static constexpr size_t kBuckets = 1 + (kMaxExp - kMinExp) * kSub + 1;
 
   static size_t BucketOf(uint64_t ns) {

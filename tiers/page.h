@@ -33,11 +33,11 @@ inline bool IsSameFilled(const void* page, uint64_t* value) {
   const __m256i v = _mm256_set1_epi64x(static_cast<long long>(first));
   for (size_t i = 0; i < kPageSize; i += 128) {
     const auto* p = reinterpret_cast<const __m256i*>(bytes + i);
-    const __m256i d = _mm256_or_si256(
-        _mm256_or_si256(_mm256_xor_si256(_mm256_loadu_si256(p), v),
-                        _mm256_xor_si256(_mm256_loadu_si256(p + 1), v)),
-        _mm256_or_si256(_mm256_xor_si256(_mm256_loadu_si256(p + 2), v),
-                        _mm256_xor_si256(_mm256_loadu_si256(p + 3), v)));
+    const __m256i d =
+        _mm256_or_si256(_mm256_or_si256(_mm256_xor_si256(_mm256_loadu_si256(p), v),
+                                        _mm256_xor_si256(_mm256_loadu_si256(p + 1), v)),
+                        _mm256_or_si256(_mm256_xor_si256(_mm256_loadu_si256(p + 2), v),
+                                        _mm256_xor_si256(_mm256_loadu_si256(p + 3), v)));
     if (!_mm256_testz_si256(d, d)) return false;
   }
 #else
@@ -54,7 +54,8 @@ inline bool IsSameFilled(const void* page, uint64_t* value) {
 // Writes `value` into every word of the page.
 inline void FillPage(void* page, uint64_t value) {
   auto* bytes = static_cast<unsigned char*>(page);
-  for (size_t i = 0; i < kWordsPerPage; ++i) std::memcpy(bytes + i * sizeof(value), &value, sizeof(value));
+  for (size_t i = 0; i < kWordsPerPage; ++i)
+    std::memcpy(bytes + i * sizeof(value), &value, sizeof(value));
 }
 
 }  // namespace tierswap

@@ -45,8 +45,9 @@ void Tier::SetEmulation(const TierEmulation& emulation) {
   read_ticks_ = NsToTicks(emulation.read_latency_ns);
   write_ticks_ = NsToTicks(emulation.write_latency_ns);
   // 4096 bytes at bandwidth_mbps * 10^6 bytes/s = 4096 * 1000 / mbps nanoseconds.
-  transfer_ticks_ =
-      emulation.bandwidth_mbps == 0 ? 0 : NsToTicks(4096.0 * 1000.0 / double(emulation.bandwidth_mbps));
+  transfer_ticks_ = emulation.bandwidth_mbps == 0
+                        ? 0
+                        : NsToTicks(4096.0 * 1000.0 / double(emulation.bandwidth_mbps));
 }
 
 void Tier::Emulate(uint64_t start, uint64_t latency_ticks, size_t raw_counter) {

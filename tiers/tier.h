@@ -32,10 +32,10 @@
 #include <string>
 #include <utility>
 
-#include "tiers/sharded_counter.h"
-#include "tiers/stats_sink.h"
 #include "tiers/latency_histogram.h"
 #include "tiers/page_copy.h"
+#include "tiers/sharded_counter.h"
+#include "tiers/stats_sink.h"
 #include "tiers/status.h"
 #include "tiers/tsc.h"
 
@@ -45,10 +45,14 @@ enum class TierKind : uint8_t { kDram, kNuma, kPmem, kCompressed };
 
 constexpr const char* TierKindName(TierKind k) {
   switch (k) {
-    case TierKind::kDram: return "dram";
-    case TierKind::kNuma: return "numa";
-    case TierKind::kPmem: return "pmem";
-    case TierKind::kCompressed: return "compressed";
+    case TierKind::kDram:
+      return "dram";
+    case TierKind::kNuma:
+      return "numa";
+    case TierKind::kPmem:
+      return "pmem";
+    case TierKind::kCompressed:
+      return "compressed";
   }
   return "unknown";
 }
@@ -62,7 +66,9 @@ struct TierEmulation {
   uint32_t read_latency_ns = 0;   // added to every successful load
   uint32_t write_latency_ns = 0;  // added to every successful store
   uint64_t bandwidth_mbps = 0;    // MB/s (10^6 bytes): each page op takes >= 4096 B at this rate
-  bool enabled() const { return read_latency_ns != 0 || write_latency_ns != 0 || bandwidth_mbps != 0; }
+  bool enabled() const {
+    return read_latency_ns != 0 || write_latency_ns != 0 || bandwidth_mbps != 0;
+  }
 };
 
 class Tier {
@@ -256,18 +262,29 @@ class Tier {
 
  private:
   enum Counter : size_t {
-    kStores, kStoreRejects, kLoads, kLoadErrors, kFrees, kOverwrites,
-    kMovedIn, kPromotionsIn, kPromotionsOut, kDemotionsIn, kDemotionsOut, kMigratedBytes,
+    kStores,
+    kStoreRejects,
+    kLoads,
+    kLoadErrors,
+    kFrees,
+    kOverwrites,
+    kMovedIn,
+    kPromotionsIn,
+    kPromotionsOut,
+    kDemotionsIn,
+    kDemotionsOut,
+    kMigratedBytes,
     kWastedMigrations,
-    kRawStoreTicks, kInjectedStoreTicks, kRawLoadTicks, kInjectedLoadTicks,
+    kRawStoreTicks,
+    kInjectedStoreTicks,
+    kRawLoadTicks,
+    kInjectedLoadTicks,
     kNumCounters
   };
 
   Status EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, uint64_t start);
   Status EmulatedLoad(TierHandle handle, void* page, uint64_t start);
-  bool Sampled() const {
-    return timed_ && (++ThisThreadSampleCounter() & (kSampleEvery - 1)) == 0;
-  }
+  bool Sampled() const { return timed_ && (++ThisThreadSampleCounter() & (kSampleEvery - 1)) == 0; }
   uint64_t ElapsedNs(uint64_t start) const {
     return static_cast<uint64_t>(double(TscNow() - start) * ns_per_tick_);
   }

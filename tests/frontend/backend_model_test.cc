@@ -12,10 +12,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
-#include <thread>
 #include <map>
+#include <random>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -37,9 +37,12 @@ uint64_t OpsFromEnv(uint64_t dflt) {
 // Page content for a seed: one in ten zero-filled, one in ten same-filled, the rest patterned.
 PageBuf ContentFor(uint64_t seed) {
   switch (seed % 10) {
-    case 0: return FilledPage(0);
-    case 1: return FilledPage(seed * 0x9E3779B97F4A7C15ull);
-    default: return PatternPage(seed);
+    case 0:
+      return FilledPage(0);
+    case 1:
+      return FilledPage(seed * 0x9E3779B97F4A7C15ull);
+    default:
+      return PatternPage(seed);
   }
 }
 
@@ -63,8 +66,8 @@ void RunModel(Backend& b, const std::vector<unsigned>& types, uint64_t ops, uint
   uint64_t next_seed = seed << 32;
   auto fail = [&](const char* what, unsigned type, uint64_t offset) {
     if (++tally->mismatches <= 10) {
-      ADD_FAILURE() << what << " at op " << tally->ops << " (type " << type << ", offset "
-                    << offset << ")";
+      ADD_FAILURE() << what << " at op " << tally->ops << " (type " << type << ", offset " << offset
+                    << ")";
     }
   };
   for (unsigned t : types) {
@@ -85,7 +88,8 @@ void RunModel(Backend& b, const std::vector<unsigned>& types, uint64_t ops, uint
       const PageBuf page = ContentFor(s);
       const Status st = b.Store(type, offset, page.data());
       if (!m.initialized) {
-        if (st != Status::kNotInitialized) fail("store to uninitialised type not refused", type, offset);
+        if (st != Status::kNotInitialized)
+          fail("store to uninitialised type not refused", type, offset);
       } else if (!in_range) {
         ++tally->invalid;
         if (st != Status::kInvalidArgument) fail("out-of-range store not refused", type, offset);
@@ -114,12 +118,16 @@ void RunModel(Backend& b, const std::vector<unsigned>& types, uint64_t ops, uint
       auto it = m.pages.find(offset);
       if (it == m.pages.end()) {
         ++tally->misses;
-        if (st != Status::kNotFound) fail("load returned a page that is not held", type, offset);
-        else if (out != sentinel) fail("missed load wrote to the buffer", type, offset);
+        if (st != Status::kNotFound)
+          fail("load returned a page that is not held", type, offset);
+        else if (out != sentinel)
+          fail("missed load wrote to the buffer", type, offset);
       } else {
         ++tally->hits;
-        if (st != Status::kOk) fail("load of a held page failed", type, offset);
-        else if (out != ContentFor(it->second)) fail("load returned other bytes", type, offset);
+        if (st != Status::kOk)
+          fail("load of a held page failed", type, offset);
+        else if (out != ContentFor(it->second))
+          fail("load returned other bytes", type, offset);
       }
     } else if (op < 99000) {  // invalidate page
       b.InvalidatePage(type, offset);
@@ -151,13 +159,13 @@ TEST(BackendModelTest, MillionRandomOpsMatchTheReferenceModel) {
   ASSERT_NE(b, nullptr);
   Tally t;
   RunModel(*b, {0, 1, 2, 31}, ops, 42, 2048, &t);
-  std::printf("ops=%llu stores=%llu accepted=%llu rejected=%llu loads=%llu hits=%llu misses=%llu "
-              "areas=%llu out_of_range=%llu mismatches=%llu\n",
-              (unsigned long long)t.ops, (unsigned long long)t.stores,
-              (unsigned long long)t.accepted, (unsigned long long)t.rejected,
-              (unsigned long long)t.loads, (unsigned long long)t.hits,
-              (unsigned long long)t.misses, (unsigned long long)t.areas,
-              (unsigned long long)t.invalid, (unsigned long long)t.mismatches);
+  std::printf(
+      "ops=%llu stores=%llu accepted=%llu rejected=%llu loads=%llu hits=%llu misses=%llu "
+      "areas=%llu out_of_range=%llu mismatches=%llu\n",
+      (unsigned long long)t.ops, (unsigned long long)t.stores, (unsigned long long)t.accepted,
+      (unsigned long long)t.rejected, (unsigned long long)t.loads, (unsigned long long)t.hits,
+      (unsigned long long)t.misses, (unsigned long long)t.areas, (unsigned long long)t.invalid,
+      (unsigned long long)t.mismatches);
   EXPECT_EQ(t.mismatches, 0u);
   EXPECT_GE(t.ops, ops);
   EXPECT_GT(t.rejected, 0u) << "capacity was meant to be tight enough for rejects";
@@ -269,9 +277,15 @@ TEST(BackendModelTest, RandomOpsWithMigrationResizeOfflineAndQuotasMatchTheModel
       const unsigned tier = rng() % 3;
       const uint64_t cap = b->tier(tier).capacity_bytes();
       switch (rng() % 4) {
-        case 0: ASSERT_TRUE(b->SetTierCapacity(tier, cap * (rng() % 5) / 4).ok()); break;
-        case 1: ASSERT_TRUE(b->TierOffline(tier).ok()); break;
-        default: ASSERT_EQ(b->TierOnline(tier), Status::kOk); break;
+        case 0:
+          ASSERT_TRUE(b->SetTierCapacity(tier, cap * (rng() % 5) / 4).ok());
+          break;
+        case 1:
+          ASSERT_TRUE(b->TierOffline(tier).ok());
+          break;
+        default:
+          ASSERT_EQ(b->TierOnline(tier), Status::kOk);
+          break;
       }
       for (const auto& h : handed.slots) {
         auto it = model.find(h);
@@ -289,9 +303,8 @@ TEST(BackendModelTest, RandomOpsWithMigrationResizeOfflineAndQuotasMatchTheModel
     }
   }
   std::printf("ops=%llu moved=%llu handed_back=%llu quota_rejects=%llu held=%zu mismatches=%llu\n",
-              (unsigned long long)ops, (unsigned long long)moves,
-              (unsigned long long)handed_back, (unsigned long long)quota_rejects, model.size(),
-              (unsigned long long)mismatches);
+              (unsigned long long)ops, (unsigned long long)moves, (unsigned long long)handed_back,
+              (unsigned long long)quota_rejects, model.size(), (unsigned long long)mismatches);
   EXPECT_EQ(mismatches, 0u);
   EXPECT_GT(moves, 0u);
   EXPECT_GT(handed_back, 0u);
@@ -311,10 +324,18 @@ TEST(BackendModelTest, ConcurrentOpsWithMoverResizeAndOfflineMatchTheModels) {
     while (!stop.load()) {
       const unsigned tier = rng() % 3;
       switch (rng() % 5) {
-        case 0: (void)b->SetTierCapacity(tier, b->tier(tier).capacity_bytes() * (rng() % 5) / 4); break;
-        case 1: (void)b->TierOffline(tier); break;
-        case 2: (void)b->TierOnline(tier); break;
-        default: b->Maintain(); break;
+        case 0:
+          (void)b->SetTierCapacity(tier, b->tier(tier).capacity_bytes() * (rng() % 5) / 4);
+          break;
+        case 1:
+          (void)b->TierOffline(tier);
+          break;
+        case 2:
+          (void)b->TierOnline(tier);
+          break;
+        default:
+          b->Maintain();
+          break;
       }
     }
     for (unsigned t = 0; t < 3; ++t) (void)b->TierOnline(t);

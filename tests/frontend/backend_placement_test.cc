@@ -38,7 +38,7 @@ std::unique_ptr<Backend> Open(const Layout& l) {
   tiers.push_back(MakeDram(l.slow_pages, "slow"));
   BackendOptions o;
   o.placement.policy = l.policy;
-  o.placement.background = false;  // pages move only in Maintain(): deterministic
+  o.placement.background = false;   // pages move only in Maintain(): deterministic
   o.placement.probe_budget_ms = 0;  // rank in configuration order
   o.placement.max_migration_mbps = l.max_mbps;
   o.placement.min_residency_ms = l.residency_ms;
@@ -223,7 +223,8 @@ TEST(BackendPlacementTest, ATierThatSlowsDownIsRankedByWhatItCostsNow) {
   o.placement.probe_budget_ms = 0;
   auto b = std::move(Backend::Open(std::move(tiers), o)).value();
   ASSERT_EQ(b->Init(0, 0), Status::kOk);
-  for (uint64_t o2 = 0; o2 < 100; ++o2) ASSERT_EQ(b->Store(0, o2, PatternPage(o2).data()), Status::kOk);
+  for (uint64_t o2 = 0; o2 < 100; ++o2)
+    ASSERT_EQ(b->Store(0, o2, PatternPage(o2).data()), Status::kOk);
   ASSERT_EQ(b->tier_view().rank[0], 0u);
   PageBuf out{};
   // Latency is sampled (one load in 16 per thread on an untimed-by-default tier): load enough
@@ -254,7 +255,8 @@ TEST(BackendPlacementTest, ShrinkingATierMovesItsPagesToAnother) {
   EXPECT_EQ(b->tier(0).limit_bytes(), 40 * kPageSize);
   ExpectAllLoad(*b, 0, 0, 100, 0);
   // New stores respect the new capacity.
-  for (uint64_t o = 100; o < 200; ++o) ASSERT_EQ(b->Store(0, o, PatternPage(o).data()), Status::kOk);
+  for (uint64_t o = 100; o < 200; ++o)
+    ASSERT_EQ(b->Store(0, o, PatternPage(o).data()), Status::kOk);
   EXPECT_LE(b->tier(0).used_bytes(), 40 * kPageSize);
   // And it can grow back, but not past its configured capacity.
   EXPECT_TRUE(b->SetTierCapacity(0, 100 * kPageSize).ok());
@@ -284,7 +286,8 @@ TEST(BackendPlacementTest, ShrinkToZeroAndOfflineLoseNoPage) {
     Handed handed;
     if (with_callback) b->SetWriteback(&RecordWriteback, &handed);
     ASSERT_EQ(b->Init(0, 0), Status::kOk);
-    for (uint64_t o = 0; o < 120; ++o) ASSERT_EQ(b->Store(0, o, PatternPage(o).data()), Status::kOk);
+    for (uint64_t o = 0; o < 120; ++o)
+      ASSERT_EQ(b->Store(0, o, PatternPage(o).data()), Status::kOk);
     auto r1 = b->SetTierCapacity(0, 0);
     ASSERT_TRUE(r1.ok());
     auto r2 = b->TierOffline(1);
@@ -334,7 +337,8 @@ TEST(BackendPlacementTest, QuotaRejectsStoresOverItWithReasonQuota) {
 }
 
 TEST(BackendPlacementTest, RacingStoresCannotExceedAQuota) {
-  auto b = Open(Layout{.fast_pages = 2000, .slow_pages = 2000, .quotas = {QuotaConfig{1, 100 * kPageSize}}});
+  auto b = Open(
+      Layout{.fast_pages = 2000, .slow_pages = 2000, .quotas = {QuotaConfig{1, 100 * kPageSize}}});
   ASSERT_EQ(b->Init(1, 0), Status::kOk);
   std::atomic<int> accepted{0};
   std::vector<std::thread> threads;
@@ -443,7 +447,10 @@ TEST(BackendPlacementStressTest, MigrationRacingStoresLoadsAndInvalidatesLosesNo
         const uint64_t r = testing::SplitMix64(&x);
         const uint64_t off = r % 24;
         switch ((r >> 20) % 10) {
-          case 0: case 1: case 2: case 3: {
+          case 0:
+          case 1:
+          case 2:
+          case 3: {
             const uint64_t seed = r;
             if (b->Store(type, off, PatternPage(seed).data()) == Status::kOk) {
               model[off] = seed;

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -79,7 +79,8 @@ TEST_F(BackendTest, DenseOffsetsAreStoredAtTheirHintedFrames) {
   // frame before reading the index. Checked through the tier's frame addresses.
   auto* tier = dynamic_cast<const DramTier*>(&backend_->tier(0));
   ASSERT_NE(tier, nullptr);
-  for (uint64_t o = 0; o < 16; ++o) ASSERT_EQ(backend_->Store(0, o, PatternPage(o).data()), Status::kOk);
+  for (uint64_t o = 0; o < 16; ++o)
+    ASSERT_EQ(backend_->Store(0, o, PatternPage(o).data()), Status::kOk);
   for (uint64_t o = 0; o < 16; ++o) {
     EXPECT_EQ(std::memcmp(tier->FrameAddress(o), PatternPage(o).data(), kPageSize), 0) << o;
   }
@@ -414,7 +415,8 @@ TEST(BackendMetadataTest, MetadataCostsAtMost16BytesPerStoredPage) {
               reported, measured, static_cast<unsigned long long>(kPages));
   EXPECT_LE(reported, 16.0);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "resident growth includes sanitizer shadow memory; only the accounting is checked";
+  GTEST_SKIP()
+      << "resident growth includes sanitizer shadow memory; only the accounting is checked";
 #else
   EXPECT_LE(measured, 16.0);
 #endif

@@ -545,10 +545,11 @@ TEST(ConfigTierKindsTest, PmemTierNeedsItsPath) {
 }
 
 TEST(ConfigTierKindsTest, KeyOfAnotherKindIsRefusedNamingWhereItApplies) {
-  const std::string msg = ErrorOf(
-      "[[tier]]\nname = \"d\"\nkind = \"dram\"\ncapacity = 4096\npath = \"/x\"\n");
-  EXPECT_TRUE(HasText(msg, "test.toml:5: tier 'd': key 'path' does not apply to kind 'dram' "
-                           "(it applies to: pmem)"));
+  const std::string msg =
+      ErrorOf("[[tier]]\nname = \"d\"\nkind = \"dram\"\ncapacity = 4096\npath = \"/x\"\n");
+  EXPECT_TRUE(HasText(msg,
+                      "test.toml:5: tier 'd': key 'path' does not apply to kind 'dram' "
+                      "(it applies to: pmem)"));
 }
 
 TEST(ConfigTierKindsTest, CodecMustBeKnown) {
@@ -625,7 +626,8 @@ promote_after_loads = 2
 background = false
 mover_interval_ms = 5
 probe_budget_ms = 0
-)", "p.toml");
+)",
+                                        "p.toml");
   ASSERT_TRUE(r.ok()) << r.error().message;
   const PlacementConfig& p = r->placement;
   EXPECT_EQ(p.policy, "static");
@@ -640,14 +642,15 @@ probe_budget_ms = 0
 }
 
 TEST(ConfigPlacementTest, UnknownPolicyIsRefusedNamingTheChoices) {
-  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) + "[placement]\npolicy = \"lru\"\n"),
-                      "test.toml:6: [placement]: key 'policy': \"lru\" is not one of static, adaptive"));
+  EXPECT_TRUE(
+      HasText(ErrorOf(std::string(kTier) + "[placement]\npolicy = \"lru\"\n"),
+              "test.toml:6: [placement]: key 'policy': \"lru\" is not one of static, adaptive"));
 }
 
 TEST(ConfigPlacementTest, LowWatermarkMustBeBelowHigh) {
-  EXPECT_TRUE(HasText(ErrorOf(std::string(kTier) +
-                              "[placement]\nhigh_watermark = 0.8\nlow_watermark = 0.9\n"),
-                      "test.toml:7: [placement]: low_watermark 0.9 must be below high_watermark 0.8"));
+  EXPECT_TRUE(HasText(
+      ErrorOf(std::string(kTier) + "[placement]\nhigh_watermark = 0.8\nlow_watermark = 0.9\n"),
+      "test.toml:7: [placement]: low_watermark 0.9 must be below high_watermark 0.8"));
 }
 
 TEST(ConfigPlacementTest, WatermarkOutOfRangeIsRefused) {

@@ -98,7 +98,8 @@ TEST(PageIndexTest, ConcurrentChunkCreationYieldsOneChunk) {
   std::vector<PageEntry*> got(4);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] { got[t] = index.FindOrCreate(0, 5 * PageIndex::kChunkEntries + 1); });
+    threads.emplace_back(
+        [&, t] { got[t] = index.FindOrCreate(0, 5 * PageIndex::kChunkEntries + 1); });
   }
   for (auto& th : threads) th.join();
   for (auto* p : got) EXPECT_EQ(p, got[0]);

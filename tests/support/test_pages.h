@@ -38,9 +38,9 @@ inline PageBuf PatternPage(uint64_t seed) {
 // A page of text-like records, distinct per seed, that compresses about 2-4x (like real heap
 // pages): what every tier must handle, compressed ones included. Never same-filled.
 inline PageBuf TextPage(uint64_t seed) {
-  static constexpr const char* kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "swap ",
-                                           "page ", "frame ", "tier ", "node ", "cold ",
-                                           "hot ", "load ", "store ", "far ", "near ", "x"};
+  static constexpr const char* kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "swap ", "page ",
+                                           "frame ", "tier ", "node ",  "cold ",  "hot ",  "load ",
+                                           "store ", "far ",  "near ",  "x"};
   PageBuf p;
   uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
   size_t pos = 0;

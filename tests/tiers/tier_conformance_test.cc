@@ -1,6 +1,5 @@
 // The conformance suite every Tier must pass. Adding a tier = one INSTANTIATE line at the end.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -122,7 +121,8 @@ TEST_P(TierConformanceTest, AccountingFollowsStoresLoadsAndFrees) {
   EXPECT_EQ(tier->stored_pages(), 0u);
   EXPECT_EQ(tier->used_bytes(), 0u);
   std::vector<TierHandle> handles(10);
-  for (uint64_t i = 0; i < 10; ++i) ASSERT_EQ(tier->Store(TextPage(i).data(), &handles[i]), Status::kOk);
+  for (uint64_t i = 0; i < 10; ++i)
+    ASSERT_EQ(tier->Store(TextPage(i).data(), &handles[i]), Status::kOk);
   PageBuf out{};
   for (int i = 0; i < 3; ++i) ASSERT_EQ(tier->Load(handles[i], out.data()), Status::kOk);
   EXPECT_EQ(tier->stores(), 10u);
@@ -243,23 +243,21 @@ std::unique_ptr<Tier> OpenEmulated(uint64_t pages) {
 
 INSTANTIATE_TEST_SUITE_P(
     Tiers, TierConformanceTest,
-    ::testing::Values(TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
-                      TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }},
-                      TierFactory{"numa_node0", OpenNuma0},
-                      TierFactory{"numa_node1_far", [](uint64_t p) { return OpenNuma(p, 1); },
-                                  [] { return HasNode(1); }},
-                      TierFactory{"numa_node2_far", [](uint64_t p) { return OpenNuma(p, 2); },
-                                  [] { return HasNode(2); }},
-                      TierFactory{"pmem_dax", OpenDaxPmem, [] { return DaxDir() != nullptr; }},
-                      TierFactory{"pmem_anon", [](uint64_t p) { return OpenPmem(p, false, false); }},
-                      TierFactory{"pmem_file", [](uint64_t p) { return OpenPmem(p, true, false); }},
-                      TierFactory{"pmem_file_persist",
-                                  [](uint64_t p) { return OpenPmem(p, true, true); }},
-                      TierFactory{"compressed_lz4",
-                                  [](uint64_t p) { return OpenCompressed(p, Codec::kLz4); }},
-                      TierFactory{"compressed_zstd",
-                                  [](uint64_t p) { return OpenCompressed(p, Codec::kZstd); }},
-                      TierFactory{"emulated_pcm", OpenEmulated}),
+    ::testing::Values(
+        TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
+        TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }},
+        TierFactory{"numa_node0", OpenNuma0},
+        TierFactory{"numa_node1_far", [](uint64_t p) { return OpenNuma(p, 1); },
+                    [] { return HasNode(1); }},
+        TierFactory{"numa_node2_far", [](uint64_t p) { return OpenNuma(p, 2); },
+                    [] { return HasNode(2); }},
+        TierFactory{"pmem_dax", OpenDaxPmem, [] { return DaxDir() != nullptr; }},
+        TierFactory{"pmem_anon", [](uint64_t p) { return OpenPmem(p, false, false); }},
+        TierFactory{"pmem_file", [](uint64_t p) { return OpenPmem(p, true, false); }},
+        TierFactory{"pmem_file_persist", [](uint64_t p) { return OpenPmem(p, true, true); }},
+        TierFactory{"compressed_lz4", [](uint64_t p) { return OpenCompressed(p, Codec::kLz4); }},
+        TierFactory{"compressed_zstd", [](uint64_t p) { return OpenCompressed(p, Codec::kZstd); }},
+        TierFactory{"emulated_pcm", OpenEmulated}),
     FactoryName);
 
 TEST(DramTierTest, OpenRefusesCapacityBelowOnePage) {
