@@ -17,23 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/hardware.h"
+
 namespace tierswap {
 namespace {
 
-bool FailOnSkip() {
-  const char* v = std::getenv("TIERSWAP_FAIL_ON_SKIP");
-  return v != nullptr && std::strcmp(v, "1") == 0;
-}
-
-// Skips the test, or fails it where the hardware is known to exist (TIERSWAP_FAIL_ON_SKIP=1).
-#define TIERSWAP_SKIP_OR_FAIL(why)                                              \
-  do {                                                                          \
-    if (FailOnSkip()) {                                                         \
-      FAIL() << (why) << " (skipping is not allowed: TIERSWAP_FAIL_ON_SKIP=1)"; \
-    } else {                                                                    \
-      GTEST_SKIP() << (why);                                                    \
-    }                                                                           \
-  } while (0)
+using ::tierswap::testing::FailOnSkip;
 
 bool InNumaLab() {
   const char* v = std::getenv("NUMA_LAB");

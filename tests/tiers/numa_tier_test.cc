@@ -21,26 +21,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/hardware.h"
 #include "tiers/numa_topology.h"
 #include "tiers/page.h"
 
 namespace tierswap {
 namespace {
 
-bool FailOnSkip() {
-  const char* v = std::getenv("TIERSWAP_FAIL_ON_SKIP");
-  return v != nullptr && std::strcmp(v, "1") == 0;
-}
-
-// Skips the test, or fails it where the hardware is known to exist (TIERSWAP_FAIL_ON_SKIP=1).
-#define TIERSWAP_SKIP_OR_FAIL(why)                                              \
-  do {                                                                          \
-    if (FailOnSkip()) {                                                         \
-      FAIL() << (why) << " (skipping is not allowed: TIERSWAP_FAIL_ON_SKIP=1)"; \
-    } else {                                                                    \
-      GTEST_SKIP() << (why);                                                    \
-    }                                                                           \
-  } while (0)
+using ::tierswap::testing::FailOnSkip;
 
 using PageBuf = std::array<unsigned char, kPageSize>;
 

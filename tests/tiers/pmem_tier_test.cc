@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/hardware.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {
@@ -29,10 +30,7 @@ using testing::PatternPage;
 
 constexpr uint64_t kPages = 64;
 
-bool FailOnSkip() {
-  const char* v = std::getenv("TIERSWAP_FAIL_ON_SKIP");
-  return v != nullptr && std::strcmp(v, "1") == 0;
-}
+using ::tierswap::testing::FailOnSkip;
 
 bool Exists(const std::string& path) {
   struct stat st;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/hardware.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
 #include "tiers/dram_tier.h"
@@ -38,11 +39,8 @@ class TierConformanceTest : public ::testing::TestWithParam<TierFactory> {
     if (GetParam().needs && !GetParam().needs()) {
       // Hardware instances (far NUMA nodes, DAX pmem) run for real in the NUMA lab, where
       // scripts/lab-test.sh sets TIERSWAP_FAIL_ON_SKIP=1 and a skip becomes a failure.
-      const char* strict = std::getenv("TIERSWAP_FAIL_ON_SKIP");
-      if (strict != nullptr && std::string(strict) == "1") {
-        FAIL() << GetParam().name << ": the hardware it needs is missing";
-      }
-      GTEST_SKIP() << GetParam().name << " needs hardware this machine lacks; runs in the NUMA lab";
+      TIERSWAP_SKIP_OR_FAIL(GetParam().name +
+                            " needs hardware this machine lacks; runs in the NUMA lab");
     }
   }
   std::unique_ptr<Tier> Open(uint64_t pages) {
