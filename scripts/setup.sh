@@ -10,6 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus  # prometheus: promtool checks /metrics
   libasan8 libubsan1 libtsan2
   python3 numactl
+  clang-14 libclang-rt-14-dev llvm-14  # sanitizer/fuzzer build, -Wthread-safety, llvm-symbolizer
+  libxxhash-dev  # per-page checksums
+  nbdkit nbdkit-plugin-dev libnbd-bin  # the nbdkit plugin and its tests (nbdsh)
   gnuplot-nox  # tierswap plot draws its PNGs with it
 )
 
