@@ -39,7 +39,7 @@
 //   placement_bench [--json=FILE] [--pages=16384] [--loads_per_page=16] [--dirty=0.1]
 //                   [--shift_background=0.05] [--seed=1] [--traces=FILE,...]
 //                   [--ops_per_sec=100000] [--min_residency_ms=1000]
-//                   [--promote_after_loads=1] [--watermarks=0.95,0.85] [--window_loads=16384]
+//                   [--promote_after_loads=1] [--watermarks=0.98,0.95] [--window_loads=16384]
 //                   [--residency_sweep=0,100,1000] [--quality=true] [--timing=true]
 //                   [Google Benchmark flags]
 //

@@ -97,6 +97,33 @@ class PageIndex {
     return kMaxPagesPerType;
   }
 
+  // The CLOCK hand's walk: like Scan, but within each chunk the slots are visited in a fixed
+  // pseudo-random order (hand position i visits slot SweepSlot(i)), and `from` and the return
+  // value are hand positions, not offsets. Why: a hand that walks offsets in ascending order
+  // moves with a process that swaps its memory back in ascending order, always just ahead of
+  // it, so the pages it finds unreferenced, and demotes, are exactly the ones about to be
+  // loaded. (In the placement benchmark's scan trace at 1:2 that doubled the mean load cost.)
+  static constexpr uint64_t SweepSlot(uint64_t i) {
+    // Multiplication by an odd constant is a bijection modulo 2^16.
+    return (i * 40503u) & (kChunkEntries - 1);
+  }
+  template <typename Fn>
+  uint64_t Sweep(unsigned type, uint64_t from, uint64_t max_entries, Fn&& fn) const {
+    const uint64_t chunks = types_[type].max_chunk.load(std::memory_order_acquire);
+    uint64_t visited = 0;
+    for (uint64_t ci = from >> kChunkShift; ci < chunks; ++ci) {
+      Chunk* c = types_[type].dir[ci].load(std::memory_order_acquire);
+      if (c == nullptr) continue;
+      const uint64_t first = ci == (from >> kChunkShift) ? (from & (kChunkEntries - 1)) : 0;
+      for (uint64_t i = first; i < kChunkEntries; ++i) {
+        const uint64_t slot = SweepSlot(i);
+        if (visited++ == max_entries) return (ci << kChunkShift) | i;
+        if (!fn((ci << kChunkShift) | slot, c->entries[slot])) return (ci << kChunkShift) | i;
+      }
+    }
+    return kMaxPagesPerType;
+  }
+
   // Bytes of memory the index holds: the resident pages of mapped chunks and directories.
   size_t MetadataBytes() const;
 

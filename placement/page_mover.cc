@@ -1,5 +1,7 @@
 #include "placement/page_mover.h"
 
+#include "placement/policy.h"
+
 namespace tierswap {
 
 MoveOutcome CopyPageOut(PageIndex& index, const std::vector<Tier*>& tiers, unsigned type,
@@ -49,7 +51,14 @@ MoveOutcome MovePage(PageIndex& index, const std::vector<Tier*>& tiers, unsigned
     return MoveOutcome::kRaced;
   }
   e->set_payload(new_handle);
-  e->Unlock(Ctl::Next(ctl, EntryKind::kOnTier, to));
+  uint32_t moved = Ctl::Next(ctl, EntryKind::kOnTier, to);
+  // A promoted page's load count restarts: the mover pins a promoted page only if it is loaded
+  // again after moving up. Counting loads over the page's whole life pinned every page that had
+  // ever been loaded twice, however long ago, and such pages kept new hot pages out.
+  if (promotion) {
+    moved = Ctl::WithPolicy(moved, Ctl::Policy(moved) & ~page_bits::kLoadCountMask);
+  }
+  e->Unlock(moved);
   tiers[from]->Free(old_handle);
   return MoveOutcome::kMoved;
 }
