@@ -1,10 +1,14 @@
 #include "frontend/backend.h"
 
 #include <chrono>
+#include <cstring>
+#include <new>
+#include <system_error>
 #include <utility>
 
 #include "frontend/json_writer.h"
 #include "frontend/tier_factory.h"
+#include "tiers/fault_injection.h"
 #include "tiers/page.h"
 
 namespace tierswap {
@@ -12,6 +16,8 @@ namespace tierswap {
 namespace {
 
 thread_local RejectReason t_last_reject = RejectReason::kNone;
+// Written only when a load fails.
+thread_local LoadFailure t_last_load_failure;
 
 }  // namespace
 
@@ -39,6 +45,8 @@ const char* RejectReasonName(RejectReason r) {
 
 RejectReason Backend::LastRejectReason() { return t_last_reject; }
 
+LoadFailure Backend::LastLoadFailure() { return t_last_load_failure; }
+
 Result<std::unique_ptr<Backend>> Backend::Open(const Config& config) {
   auto tiers = OpenTiers(config);
   if (!tiers) return tiers.take_error();
@@ -47,6 +55,7 @@ Result<std::unique_ptr<Backend>> Backend::Open(const Config& config) {
   options.placement = config.placement;
   options.quotas = config.quotas;
   options.latency_histograms = config.stats.latency_histograms;
+  options.scrub_on_free = config.scrub_on_free;
   return Open(std::move(tiers).value(), options);
 }
 
@@ -60,6 +69,10 @@ Result<std::unique_ptr<Backend>> Backend::Open(std::vector<std::unique_ptr<Tier>
   }
   for (const auto& t : tiers) {
     if (t == nullptr) return MakeError(Status::kInvalidArgument, "a tier is null");
+  }
+  // Before the tiers are shared (the probe below stores on them).
+  if (options.scrub_on_free) {
+    for (const auto& t : tiers) t->SetScrubOnFree(true);
   }
   auto policy = MakePolicy(options.placement.policy);
   if (policy == nullptr) {
@@ -82,8 +95,19 @@ Result<std::unique_ptr<Backend>> Backend::Open(std::vector<std::unique_ptr<Tier>
     po.budget_ms = options.placement.probe_budget_ms;
     for (auto& t : tiers) probes.push_back(ProbeTier(*t, po));
   }
-  return std::unique_ptr<Backend>(
-      new Backend(std::move(tiers), options, std::move(policy), std::move(probes)));
+  // The constructor can only report failure by throwing (the page index maps its directories,
+  // the mover thread starts); nothing may throw past this function (the C ABI calls it).
+  try {
+    return std::unique_ptr<Backend>(
+        new Backend(std::move(tiers), options, std::move(policy), std::move(probes)));
+  } catch (const std::bad_alloc&) {
+    return MakeError(Status::kNoMemory,
+                     "cannot allocate the backend's page index and bookkeeping: out of memory "
+                     "or address space");
+  } catch (const std::system_error& e) {
+    return MakeError(Status::kNoMemory,
+                     std::string("cannot start the backend's mover thread: ") + e.what());
+  }
 }
 
 Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions options,
@@ -113,16 +137,19 @@ Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions option
     migrator_->SetInitialCost(static_cast<unsigned>(t), probes_[t].expected_load_ns.value);
   }
   for (auto& t : tiers_) t->EnableLatencyHistograms(options_.latency_histograms);
-  if (options_.placement.background) mover_ = std::thread([this] { MoverLoop(); });
+  if (options_.placement.background) {
+    if (TIERSWAP_INJECT_FAULT(FaultSite::kThreadStart)) ThrowThreadStartFailure();
+    mover_ = std::thread([this] { MoverLoop(); });
+  }
 }
 
 Backend::~Backend() {
   if (mover_.joinable()) {
     {
-      std::lock_guard<std::mutex> lock(mover_mu_);
+      MutexLock lock(&mover_mu_);
       mover_stop_ = true;
     }
-    mover_cv_.notify_all();
+    mover_cv_.SignalAll();
     mover_.join();
   }
   // Free every tier handle the index still references, so tiers see a clean shutdown.
@@ -133,13 +160,15 @@ void Backend::MoverLoop() {
   // The background mover: wakes every mover_interval_ms, updates the live cost estimates and,
   // for policies that migrate, moves pages.
   const auto interval = std::chrono::milliseconds(options_.placement.mover_interval_ms);
-  std::unique_lock<std::mutex> lock(mover_mu_);
-  while (!mover_stop_) {
-    mover_cv_.wait_for(lock, interval, [this] { return mover_stop_; });
-    if (mover_stop_) break;
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(&mover_mu_);
+      const auto deadline = CondVar::Clock::now() + interval;
+      while (!mover_stop_ && mover_cv_.WaitUntil(&mover_mu_, deadline)) {
+      }
+      if (mover_stop_) return;
+    }
     migrator_->Step();
-    lock.lock();
   }
 }
 
@@ -159,7 +188,7 @@ bool Backend::IsTierOnline(unsigned tier) const {
 }
 
 void Backend::SetWriteback(WritebackFn fn, void* ctx) {
-  std::lock_guard<std::mutex> lock(control_mu_);
+  MutexLock lock(&control_mu_);
   writeback_ = fn;
   writeback_ctx_ = ctx;
 }
@@ -177,7 +206,7 @@ Result<uint64_t> Backend::SetTierCapacity(unsigned tier, uint64_t bytes) {
                          " bytes (it can shrink and grow "
                          "back up to that)");
   }
-  std::lock_guard<std::mutex> lock(control_mu_);
+  MutexLock lock(&control_mu_);
   t.SetLimit(bytes);
   const Migrator::EvacuateResult r = migrator_->Evacuate(tier, writeback_, writeback_ctx_);
   return r.remaining_pages;
@@ -187,7 +216,7 @@ Result<uint64_t> Backend::TierOffline(unsigned tier) {
   if (tier >= tiers_.size()) {
     return MakeError(Status::kInvalidArgument, "no tier " + std::to_string(tier));
   }
-  std::lock_guard<std::mutex> lock(control_mu_);
+  MutexLock lock(&control_mu_);
   view_.online[tier].store(false, std::memory_order_relaxed);
   tiers_[tier]->SetLimit(0);
   const Migrator::EvacuateResult r = migrator_->Evacuate(tier, writeback_, writeback_ctx_);
@@ -196,7 +225,7 @@ Result<uint64_t> Backend::TierOffline(unsigned tier) {
 
 Status Backend::TierOnline(unsigned tier) {
   if (tier >= tiers_.size()) return Status::kInvalidArgument;
-  std::lock_guard<std::mutex> lock(control_mu_);
+  MutexLock lock(&control_mu_);
   tiers_[tier]->SetLimit(tiers_[tier]->capacity_bytes());
   view_.online[tier].store(true, std::memory_order_relaxed);
   return Status::kOk;
@@ -284,6 +313,15 @@ Status Backend::Place(const void* page, uint64_t hint, uint32_t bits, Location* 
     }
   }
   return result;
+}
+
+bool Backend::ReserveQuota(unsigned type) {
+  // Relaxed: the count orders nothing; the slot's entry lock orders the page it accounts for.
+  uint64_t used = quota_used_[type].load(std::memory_order_relaxed);
+  do {
+    if (used >= quota_pages_[type]) return false;
+  } while (!quota_used_[type].compare_exchange_weak(used, used + 1, std::memory_order_relaxed));
+  return true;
 }
 
 void Backend::Release(const Location& loc) {
@@ -417,11 +455,9 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
     }
     const auto d = Decode(ctl, *e);
     const bool had_page = d.kind != EntryKind::kEmpty;
-    if (placed == Status::kOk && !had_page && HasQuota(type) &&
-        quota_used_[type].fetch_add(1, std::memory_order_relaxed) >= quota_pages_[type]) {
+    if (placed == Status::kOk && !had_page && HasQuota(type) && !ReserveQuota(type)) {
       // Racing stores of one type: the loser gives its page back. Exact: the counter is only
       // raised here, under the slot's lock, and lowered when a page leaves (Account).
-      quota_used_[type].fetch_sub(1, std::memory_order_relaxed);
       Release(fresh);
       placed = Status::kNoSpace;
       refuse = RejectReason::kQuota;
@@ -432,9 +468,8 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
       uint32_t bits = PlacementPolicy::AfterStore(Ctl::Policy(ctl));
       if (incompressible) bits |= page_bits::kIncompressible;
       ctl = Ctl::Next(Ctl::WithPolicy(ctl, bits), fresh.kind, fresh.tier);
-      // A duplicate store of a quota'd type replaces a page: the count does not change, and
-      // Account (which lowers it when a page leaves) must not see this as a departure.
-      if (had_page && HasQuota(type)) quota_used_[type].fetch_add(1, std::memory_order_relaxed);
+      // A duplicate store replaces a page: the quota count does not change (Account sees a
+      // page before and after, and leaves it alone).
       Account(type, old, fresh);
       e->Unlock(ctl);
       // The old page is unreachable now; nobody can be reading its frame (readers hold the lock).
@@ -500,10 +535,9 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
       break;
     case EntryKind::kOnTier: {
       const Status s = tiers_[d.tier]->Load(d.payload, page);
-      if (s != Status::kOk) {
+      if (s != Status::kOk) [[unlikely]] {
         e->Unlock(ctl);
-        counters_.Add(kLoadErrors);
-        return Status::kIoError;
+        return LoadFailed(d.tier, page);
       }
       break;
     }
@@ -528,6 +562,15 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
     counters_.Add(kPromotionsQueued);
   }
   return Status::kOk;
+}
+
+Status Backend::LoadFailed(unsigned tier, void* page) {
+  // The page stays where it is (a later load fails the same way; invalidating the slot, or
+  // storing it again, clears it). `page` may hold part of what the tier read: never return it.
+  std::memset(page, 0, kPageSize);
+  t_last_load_failure = LoadFailure{Tier::LastFailureWasChecksum(), tier};
+  counters_.Add(kLoadErrors);
+  return Status::kIoError;
 }
 
 void Backend::InvalidatePage(unsigned type, uint64_t offset) {
@@ -572,6 +615,7 @@ size_t Backend::MetadataBytes() const {
   size_t bytes = index_.MetadataBytes() + decltype(counters_)::MemoryBytes() +
                  decltype(type_pages_)::MemoryBytes();
   for (const auto& t : tiers_) bytes += t->MetadataBytes();
+  if (migrator_ != nullptr) bytes += migrator_->MetadataBytes();
   return bytes;
 }
 

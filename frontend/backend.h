@@ -27,10 +27,8 @@
 #define TIERSWAP_FRONTEND_BACKEND_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +38,7 @@
 #include "placement/page_index.h"
 #include "placement/policy.h"
 #include "placement/probe.h"
+#include "tiers/mutex.h"
 #include "tiers/result.h"
 #include "tiers/sharded_counter.h"
 #include "tiers/stats_sink.h"
@@ -53,6 +52,15 @@ struct BackendOptions {
   PlacementConfig placement;       // policy, watermarks, mover (docs/config.md, [placement])
   bool latency_histograms = true;  // [stats] latency_histograms: time every tier operation
   std::vector<QuotaConfig> quotas;
+  // [backend] scrub_on_free: every tier zeroes a page's memory when the page is freed,
+  // replaced, invalidated or moved away (Tier::SetScrubOnFree). false leaves the tiers as given.
+  bool scrub_on_free = false;
+};
+
+// Why the calling thread's last failed Load failed (for messages at the C ABI).
+struct LoadFailure {
+  bool checksum = false;  // the page failed its checksum (else the tier could not read it)
+  unsigned tier = 0;      // the tier that holds the page
 };
 
 // Why the calling thread's last rejected store was rejected (for messages at the C ABI).
@@ -98,7 +106,8 @@ class Backend final : private MigratorHost {
   // Copies the page of (type, offset) into `page` (4 KiB).
   //   kOk        copied; with exclusive loads the page is also dropped and *exclusive = true
   //   kNotFound  no page held; `page` is untouched
-  //   kIoError   the tier failed; `page` holds unspecified bytes; the slot stays held
+  //   kIoError   the tier failed, or the page failed its checksum: `page` is zeroed (never the
+  //              bad bytes) and the slot stays held; LastLoadFailure() says which and where
   //   kNotInitialized, kInvalidArgument as for Store
   // `exclusive` may be null.
   [[nodiscard]] Status Load(unsigned type, uint64_t offset, void* page, bool* exclusive = nullptr);
@@ -144,6 +153,8 @@ class Backend final : private MigratorHost {
   const std::vector<TierProbe>& probes() const { return probes_; }
   // Why this thread's last rejected Store was rejected.
   static RejectReason LastRejectReason();
+  // Why this thread's last Load that returned kIoError failed.
+  static LoadFailure LastLoadFailure();
 
   bool IsInitialized(unsigned type) const;
   uint64_t NrPages(unsigned type) const;
@@ -169,9 +180,12 @@ class Backend final : private MigratorHost {
   uint64_t HintOf(unsigned type, uint64_t offset) const override { return SlotHint(type, offset); }
   bool DropIfUnchanged(unsigned type, uint64_t offset, unsigned tier, uint32_t gen) override;
 
-  void MoverLoop();
+  void MoverLoop() EXCLUDES(mover_mu_);
   // Counts a rejected store and remembers its reason for this thread.
   void Reject(RejectReason reason);
+  // A tier failed to return a page of tier `tier`: zeroes `page`, remembers why for this thread,
+  // counts it, and returns kIoError.
+  [[gnu::cold]] Status LoadFailed(unsigned tier, void* page);
 
   // Location of a page as the entry records it.
   struct Location {
@@ -229,19 +243,25 @@ class Backend final : private MigratorHost {
   std::unique_ptr<Migrator> migrator_;
   ShardedCounters<kNumCounters> counters_;
   ShardedCounters<kMaxTypes> type_pages_;  // gauge: pages held per type
+  // Takes one page of `type`'s quota: false (nothing taken) when the type is at its quota. A CAS,
+  // so the count never exceeds the quota even for a moment, and a racing store is never turned
+  // away by another's transient over-count.
+  bool ReserveQuota(unsigned type);
   // Quotas: max pages per type (0: none) and exact usage of types that have one. Only types with
   // a quota pay for the shared counter.
   uint64_t quota_pages_[kMaxTypes] = {};
   std::atomic<uint64_t> quota_used_[kMaxTypes] = {};
   std::atomic<bool> frozen_{false};
 
-  std::mutex control_mu_;  // SetTierCapacity, TierOffline/Online, SetWriteback
-  WritebackFn writeback_ = nullptr;
-  void* writeback_ctx_ = nullptr;
+  // Serialises SetTierCapacity, TierOffline/Online and SetWriteback. Taken before the
+  // migrator's own lock (Evacuate), never after it.
+  Mutex control_mu_;
+  WritebackFn writeback_ GUARDED_BY(control_mu_) = nullptr;
+  void* writeback_ctx_ GUARDED_BY(control_mu_) = nullptr;
 
-  std::mutex mover_mu_;
-  std::condition_variable mover_cv_;
-  bool mover_stop_ = false;
+  Mutex mover_mu_;
+  CondVar mover_cv_;
+  bool mover_stop_ GUARDED_BY(mover_mu_) = false;
   std::thread mover_;
 };
 

@@ -140,9 +140,21 @@ using ull = unsigned long long;
   switch (s) {
     case Status::kNotFound:
       return Fail(-ENOENT, "%s: no page is held for (type %u, offset %llu)", fn, type, ull{offset});
-    case Status::kIoError:
-      return Fail(-EIO, "%s: a tier failed to return the page of (type %u, offset %llu)", fn, type,
-                  ull{offset});
+    case Status::kIoError: {
+      const LoadFailure f = Backend::LastLoadFailure();
+      const char* tier = f.tier < backend.tier_count() ? backend.tier(f.tier).name().c_str() : "?";
+      if (f.checksum) {
+        return Fail(-EIO,
+                    "%s: the page of (type %u, offset %llu) on tier '%s' failed its checksum: "
+                    "the stored copy is corrupt and was not returned (the buffer is zeroed); "
+                    "the slot stays held until it is invalidated or stored again",
+                    fn, type, ull{offset}, tier);
+      }
+      return Fail(-EIO,
+                  "%s: tier '%s' failed to return the page of (type %u, offset %llu); the buffer "
+                  "is zeroed and the slot stays held",
+                  fn, tier, type, ull{offset});
+    }
     case Status::kInvalidArgument:
     case Status::kNotInitialized:
       return FailPageArgument(fn, backend, s, type, offset, page);

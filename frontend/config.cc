@@ -32,6 +32,10 @@ namespace {
 constexpr uint64_t kPageBytes = 4096;
 constexpr size_t kMaxTiers = 31;
 constexpr size_t kMaxNameLength = 32;
+// A tier's frames are numbered with 32 bits (tiers/frame_allocator.h), so no tier reaches
+// 16 TiB; a larger capacity is a typo ("999999TiB"), refused here with its line rather than
+// when the tier maps its memory.
+constexpr uint64_t kMaxTierBytes = uint64_t{1} << 44;
 
 // The tier kinds this version can open, in the order messages list them. Supporting a new kind
 // in the config is one line here (the Backend must also know how to open it).
@@ -50,8 +54,9 @@ constexpr std::array<std::string_view, 10> kPlacementKeys = {
     "background",       "mover_interval_ms",
     "probe_budget_ms",  "comment"};
 constexpr std::array<std::string_view, 2> kQuotaKeys = {"type", "max"};
-constexpr std::array<std::string_view, 1> kBackendKeys = {"exclusive_loads"};
-constexpr std::array<std::string_view, 14> kTierKeys = {"name",
+constexpr std::array<std::string_view, 3> kBackendKeys = {"exclusive_loads", "scrub_on_free",
+                                                          "checksum"};
+constexpr std::array<std::string_view, 15> kTierKeys = {"name",
                                                         "kind",
                                                         "capacity",
                                                         "prefault",
@@ -64,7 +69,8 @@ constexpr std::array<std::string_view, 14> kTierKeys = {"name",
                                                         "max_compressed_fraction",
                                                         "read_latency_ns",
                                                         "write_latency_ns",
-                                                        "bandwidth_mbps"};
+                                                        "bandwidth_mbps",
+                                                        "checksum"};
 
 // Which kinds a kind-specific key applies to (keys not listed apply to every kind).
 struct KeyKinds {
@@ -258,7 +264,14 @@ Result<void> ReadBackend(const Reporter& report, const toml::node& node, Config*
     return report.At(unknown->second, std::string(kWhere) + "unknown key '" + unknown->first +
                                           "' (known keys: " + JoinKeys(kBackendKeys) + ").");
   }
-  return ReadBool(report, *table, kWhere, "exclusive_loads", &config->exclusive_loads);
+  for (const Result<void>& r : {
+           ReadBool(report, *table, kWhere, "exclusive_loads", &config->exclusive_loads),
+           ReadBool(report, *table, kWhere, "scrub_on_free", &config->scrub_on_free),
+           ReadBool(report, *table, kWhere, "checksum", &config->checksum),
+       }) {
+    if (!r) return r.error();
+  }
+  return {};
 }
 
 // Checks a tier name against [A-Za-z0-9_.-]{1,32}; returns what is wrong, or "" when valid.
@@ -377,6 +390,11 @@ Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size
   if (Result<void> r = ReadTierCapacity(report, *capacity, where, &tier); !r) {
     return r.take_error();
   }
+  if (tier.capacity_bytes >= kMaxTierBytes) {
+    return report.At(LineOf(*capacity),
+                     where + "key 'capacity': " + std::to_string(tier.capacity_bytes) +
+                         " bytes is more than a tier can hold (less than 16 TiB).");
+  }
 
   // Keys that belong to other kinds are mistakes, not options to ignore.
   for (const KeyKinds& k : kKindSpecificKeys) {
@@ -393,6 +411,7 @@ Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size
            ReadInt(report, *table, where, "node", 0, 1023, &tier.node),
            ReadString(report, *table, where, "path", {}, &tier.path),
            ReadBool(report, *table, where, "persist", &tier.persist),
+           ReadBool(report, *table, where, "checksum", &tier.checksum),
            ReadString(report, *table, where, "codec", {"lz4", "zstd"}, &tier.codec),
            ReadString(report, *table, where, "backing", {"dram", "numa"}, &tier.backing),
            ReadInt(report, *table, where, "read_latency_ns", 0, 1'000'000'000,
@@ -472,6 +491,8 @@ Result<void> ReadTiers(const Reporter& report, const toml::node& node, Config* c
     }
     Result<TierConfig> tier = ReadTier(report, element, i);
     if (!tier) return tier.take_error();
+    // [backend] checksum is the default of a tier that does not say ([backend] is read first).
+    if (element.as_table()->get("checksum") == nullptr) tier->checksum = config->checksum;
     for (const TierConfig& earlier : config->tiers) {
       if (earlier.name == tier->name) {
         const toml::node& name = *element.as_table()->get("name");

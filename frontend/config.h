@@ -32,6 +32,9 @@ struct TierConfig {
   // kind = "pmem": "anon", a file on a DAX filesystem, a device-DAX path, or an ordinary file.
   std::string path;
   bool persist = false;  // kind = "pmem": make every accepted store durable before it returns
+  // Keep a checksum of every page and verify it on every load (tiers/page_checksum.h); a page
+  // that fails is reported (-EIO), never returned. Default: [backend] checksum.
+  bool checksum = false;
 
   // kind = "compressed".
   std::string codec = "lz4";              // "lz4" | "zstd"
@@ -50,8 +53,8 @@ struct PlacementConfig {
   std::string policy = "adaptive";   // "static" (first tier in rank order with room, no
                                      // migration) | "adaptive" (reuse-aware admission, demotion
                                      // of cold pages, promotion of reused ones)
-  double high_watermark = 0.95;      // above this fraction of its capacity a tier demotes ...
-  double low_watermark = 0.85;       // ... its coldest pages until below this one
+  double high_watermark = 0.98;      // above this fraction of its capacity a tier demotes ...
+  double low_watermark = 0.95;       // ... its coldest pages until below this one
   uint64_t max_migration_mbps = 0;   // promotions + demotions by the mover; 0 = unlimited
   uint64_t min_residency_ms = 1000;  // a migrated page stays put at least this long
   uint32_t promote_after_loads = 1;  // loads from a slower tier before a page is promoted
@@ -81,6 +84,8 @@ struct StatsConfig {
 struct Config {
   // [backend]
   bool exclusive_loads = false;  // a successful load also drops the page (frontswap exclusive)
+  bool scrub_on_free = false;    // zero a page's memory in its tier when it is freed or moved
+  bool checksum = false;         // default of every [[tier]]'s `checksum`
 
   StatsConfig stats;
 

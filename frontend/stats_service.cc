@@ -282,16 +282,18 @@ void StatsService::DumpLoop() {
   using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(dump_interval_ms_);
   auto next = Clock::now() + interval;
-  std::unique_lock lock(dump_mu_);
-  while (!dump_cv_.wait_until(lock, next, [this] { return dump_stop_; })) {
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(&dump_mu_);
+      while (!dump_stop_ && dump_cv_.WaitUntil(&dump_mu_, next)) {
+      }
+      if (dump_stop_) break;
+    }
     WriteDumpLine();
-    lock.lock();
     // A fixed rate; after a stall, the next line comes one interval later rather than a burst.
     next += interval;
     if (next < Clock::now()) next = Clock::now() + interval;
   }
-  lock.unlock();
   // The last line: what happened since the previous one is not lost at close.
   WriteDumpLine();
 }
@@ -322,10 +324,10 @@ StatsService::~StatsService() {
   }
   if (dump_thread_.joinable()) {
     {
-      std::lock_guard lock(dump_mu_);
+      MutexLock lock(&dump_mu_);
       dump_stop_ = true;
     }
-    dump_cv_.notify_all();
+    dump_cv_.SignalAll();
     dump_thread_.join();
   }
   if (dump_fd_ >= 0) ::close(dump_fd_);

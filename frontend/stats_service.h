@@ -17,16 +17,15 @@
 #ifndef TIERSWAP_FRONTEND_STATS_SERVICE_H_
 #define TIERSWAP_FRONTEND_STATS_SERVICE_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 
 #include "frontend/backend.h"
 #include "frontend/config.h"
+#include "tiers/mutex.h"
 #include "tiers/result.h"
 
 namespace tierswap {
@@ -60,7 +59,7 @@ class StatsService {
   explicit StatsService(const Backend& backend);
   Result<void> StartListener(const StatsConfig& config);
   Result<void> StartDump(const std::string& path, uint64_t interval_ms, std::string_view origin);
-  void DumpLoop();
+  void DumpLoop() EXCLUDES(dump_mu_);
   void WriteDumpLine();
 
   const Backend& backend_;
@@ -70,9 +69,9 @@ class StatsService {
   std::string dump_file_;
   uint64_t dump_interval_ms_ = 0;
   int dump_fd_ = -1;
-  std::mutex dump_mu_;
-  std::condition_variable dump_cv_;
-  bool dump_stop_ = false;  // GUARDED_BY(dump_mu_)
+  Mutex dump_mu_;
+  CondVar dump_cv_;
+  bool dump_stop_ GUARDED_BY(dump_mu_) = false;
   std::thread dump_thread_;
 };
 

@@ -83,6 +83,13 @@ Result<std::unique_ptr<Tier>> OpenTier(const TierConfig& tc, const std::string& 
     return e;
   }
   (*tier)->SetEmulation(tc.emulation);
+  if (tc.checksum) {
+    if (Result<void> r = (*tier)->EnableChecksums(); !r) {
+      Error e = r.take_error();
+      if (tc.line > 0) e.message = source + ":" + std::to_string(tc.line) + ": " + e.message;
+      return e;
+    }
+  }
   return tier;
 }
 

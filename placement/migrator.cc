@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <new>
 
 namespace tierswap {
 
@@ -64,7 +65,7 @@ uint64_t Migrator::NowNs() {
 
 void Migrator::EnqueuePromotion(unsigned type, uint64_t offset, unsigned tier) {
   Queue& q = queues_[ThisThreadShard()];
-  std::lock_guard<std::mutex> lock(q.mu);
+  MutexLock lock(&q.mu);
   if (q.size == q.ring.size()) {
     counters_.Add(kQueueDrops);
     return;
@@ -100,6 +101,22 @@ void Migrator::PruneResidency(uint64_t now_ns) {
     }
     residency_order_.pop_front();
   }
+  PublishResidencyBytes();
+}
+
+void Migrator::PublishResidencyBytes() {
+  // A hash node holds the key, the value and a next pointer; the table, a pointer per bucket.
+  constexpr size_t kNode = sizeof(void*) + sizeof(uint64_t) + sizeof(Residency);
+  const size_t bytes = residency_.size() * kNode + residency_.bucket_count() * sizeof(void*) +
+                       residency_order_.size() * sizeof(residency_order_.front());
+  residency_bytes_.store(bytes, std::memory_order_relaxed);
+}
+
+size_t Migrator::MetadataBytes() const {
+  return kCounterShards * sizeof(Queue) + decltype(counters_)::MemoryBytes() +
+         view_.size() * (sizeof(double) + sizeof(std::pair<unsigned, uint64_t>) +
+                         sizeof(std::pair<double, uint64_t>)) +
+         residency_bytes_.load(std::memory_order_relaxed);
 }
 
 bool Migrator::RecentlyPromoted(uint64_t key, uint64_t now_ns) const {
@@ -117,9 +134,16 @@ bool Migrator::Record(uint64_t key, bool promoted, uint64_t now_ns) {
     wasted = true;
   }
   if (options_.min_residency_ms != 0) {
-    residency_[key] = Residency{now_ns, promoted};
-    residency_order_.emplace_back(now_ns, key);
+    // The residency record is advice (ping-pong damping and the wasted count), not state a page
+    // depends on: when memory for it runs out, skip it rather than fail the move.
+    try {
+      residency_[key] = Residency{now_ns, promoted};
+      residency_order_.emplace_back(now_ns, key);
+    } catch (const std::bad_alloc&) {
+      residency_.erase(key);
+    }
   }
+  PublishResidencyBytes();
   return wasted;
 }
 
@@ -160,7 +184,7 @@ size_t Migrator::Promote(uint64_t now_ns) {
     for (;;) {
       Candidate c;
       {
-        std::lock_guard<std::mutex> lock(q.mu);
+        MutexLock lock(&q.mu);
         if (q.size == 0) break;
         c = q.ring[q.head];
         q.head = (q.head + 1) % q.ring.size();
@@ -223,12 +247,16 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
   demoting_[t] = true;
   size_t moved = 0;
   uint64_t budget = options_.scan_entries_per_step;
-  auto& [type, offset] = hands_[t];
+  // Plain references, not a structured binding: clang 14 cannot capture bindings in lambdas.
+  unsigned& type = hands_[t].first;
+  uint64_t& offset = hands_[t].second;
   bool stuck = false;
-  // CLOCK over every type's slots, resuming where the hand stopped.
+  // CLOCK over every type's slots, resuming where the hand stopped (`offset` is the hand's
+  // position in PageIndex::Sweep's order, not a page offset).
   for (unsigned types_seen = 0; types_seen <= PageIndex::kMaxTypes && budget > 0 && !stuck;) {
     const uint64_t before = budget;
-    const uint64_t next = index_.Scan(type, offset, budget, [&](uint64_t o, PageEntry& e) {
+    const uint64_t next = index_.Sweep(type, offset, budget, [&](uint64_t o, PageEntry& e) {
+      mu_.AssertHeld();  // Sweep calls back on this thread, inside this function
       --budget;
       const uint32_t peek = e.Peek();
       if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != t) return true;
@@ -291,7 +319,7 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
 size_t Migrator::Step() { return Step(NowNs()); }
 
 size_t Migrator::Step(uint64_t now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   counters_.Add(kSteps);
   PruneResidency(now);
   UpdateCosts();
@@ -305,7 +333,7 @@ size_t Migrator::Step(uint64_t now) {
 }
 
 Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, void* ctx) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   EvacuateResult result;
   Tier& tier = *tiers_[t];
   auto over = [&] {
@@ -315,6 +343,7 @@ Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, v
   const uint64_t now = NowNs();
   for (unsigned type = 0; type < PageIndex::kMaxTypes && over(); ++type) {
     index_.Scan(type, 0, UINT64_MAX, [&](uint64_t o, PageEntry& e) {
+      mu_.AssertHeld();  // Scan calls back on this thread, inside this function
       const uint32_t peek = e.Peek();
       if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != t) return true;
       MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/false);
@@ -327,13 +356,22 @@ Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, v
         // meanwhile (if it did, the newer page stays here and the written copy is never read).
         uint32_t gen;
         TierHandle handle;
-        if (CopyPageOut(index_, tiers_, type, o, t, buf_, &gen, &handle) == MoveOutcome::kMoved &&
-            writeback(ctx, type, o, buf_) == 0 && host_.DropIfUnchanged(type, o, t, gen)) {
-          ++result.written_back;
-          counters_.Add(kWrittenBack);
+        const MoveOutcome copied = CopyPageOut(index_, tiers_, type, o, t, buf_, &gen, &handle);
+        if (copied == MoveOutcome::kIoError) {
+          counters_.Add(kIoErrors);
+        } else if (copied == MoveOutcome::kMoved) {
+          if (writeback(ctx, type, o, buf_) != 0) {
+            // The guest could not take the page: it stays here, and the call reports it.
+            counters_.Add(kWritebackFailures);
+          } else if (host_.DropIfUnchanged(type, o, t, gen)) {
+            ++result.written_back;
+            counters_.Add(kWrittenBack);
+          }
         }
       } else if (out == MoveOutcome::kRaced) {
         counters_.Add(kRaced);
+      } else if (out == MoveOutcome::kIoError) {
+        counters_.Add(kIoErrors);
       }
       return over();
     });
@@ -353,6 +391,7 @@ void Migrator::ExportStats(StatsSink& sink) const {
   sink.Counter("mover_demotions", counters_.Sum(kDemotions));
   sink.Counter("mover_evacuations", counters_.Sum(kEvacuated));
   sink.Counter("mover_written_back", counters_.Sum(kWrittenBack));
+  sink.Counter("mover_writeback_failures", counters_.Sum(kWritebackFailures));
   sink.Counter("mover_raced", counters_.Sum(kRaced));
   sink.Counter("mover_no_room", counters_.Sum(kNoRoom));
   sink.Counter("mover_io_errors", counters_.Sum(kIoErrors));

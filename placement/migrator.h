@@ -6,10 +6,12 @@
 //      moved to other tiers at full speed, coldest first.
 //   2. Promotion: pages that loads from slower tiers queued (EnqueuePromotion) move to the
 //      fastest tier that is below its high watermark, at most `max_migration_mbps`. A page
-//      promoted is not demoted again within `min_residency_ms` (no ping-pong); a page demoted
+//      promoted and loaded again since is not demoted within `min_residency_ms` (no
+//      ping-pong; MovePage restarts a promoted page's load count); a page demoted
 //      and loaded again within that window is promoted back, and that counts as wasted.
 //   3. Demotion: a tier above its high watermark has its coldest pages (CLOCK: a page loaded
-//      since the hand last passed gets a second chance) moved to the next tier down until it
+//      since the hand last passed gets a second chance; the hand walks PageIndex::Sweep's
+//      order, not offsets) moved to the next tier down until it
 //      is below its low watermark; the gap between the two is the hysteresis that keeps a tier
 //      from flapping at its cap. Demotion is rate-limited like promotion.
 // A move back within the residency window (only forced moves do that) is counted as wasted.
@@ -28,13 +30,13 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "placement/page_index.h"
 #include "placement/page_mover.h"
 #include "placement/policy.h"
+#include "tiers/mutex.h"
 #include "tiers/sharded_counter.h"
 #include "tiers/stats_sink.h"
 #include "tiers/tier.h"
@@ -42,8 +44,8 @@
 namespace tierswap {
 
 struct MigratorOptions {
-  double high_watermark = 0.95;
-  double low_watermark = 0.85;
+  double high_watermark = 0.98;
+  double low_watermark = 0.95;
   uint64_t max_migration_mbps = 0;  // 0: unlimited
   uint64_t min_residency_ms = 1000;
   uint64_t scan_entries_per_step = 1 << 16;  // CLOCK budget per tier per Step
@@ -74,10 +76,10 @@ class Migrator {
   void EnqueuePromotion(unsigned type, uint64_t offset, unsigned tier);
 
   // One pass of evacuation, promotion and demotion. Returns pages moved.
-  size_t Step();
+  size_t Step() EXCLUDES(mu_);
   // The same at a given time (CLOCK_MONOTONIC nanoseconds, never decreasing): benchmarks and
   // tests replay traces in their own time, so residency windows are deterministic.
-  size_t Step(uint64_t now_ns);
+  size_t Step(uint64_t now_ns) EXCLUDES(mu_);
 
   struct EvacuateResult {
     uint64_t moved = 0;
@@ -86,7 +88,11 @@ class Migrator {
   };
   // Moves pages off `tier` until its used bytes are within its limit (Tier::SetLimit); pages no
   // other tier can take go to `writeback` (if set). Synchronous; serialised with Step.
-  EvacuateResult Evacuate(unsigned tier, WritebackFn writeback, void* ctx);
+  EvacuateResult Evacuate(unsigned tier, WritebackFn writeback, void* ctx) EXCLUDES(mu_);
+
+  // Bytes of memory the mover holds: promotion queues, counters, and the residency record (one
+  // entry per page moved within min_residency_ms). Lock-free: it never waits for a step.
+  size_t MetadataBytes() const;
 
   void ExportStats(StatsSink& sink) const;
 
@@ -105,9 +111,10 @@ class Migrator {
     unsigned tier;
   };
   struct alignas(kCacheLine) Queue {
-    std::mutex mu;
-    std::array<Candidate, 256> ring;
-    size_t head = 0, size = 0;
+    Mutex mu;
+    std::array<Candidate, 256> ring GUARDED_BY(mu);
+    size_t head GUARDED_BY(mu) = 0;
+    size_t size GUARDED_BY(mu) = 0;
   };
   struct Residency {
     uint64_t time_ns;
@@ -119,6 +126,7 @@ class Migrator {
     kDemotions,
     kEvacuated,
     kWrittenBack,
+    kWritebackFailures,
     kRaced,
     kNoRoom,
     kIoErrors,
@@ -133,18 +141,19 @@ class Migrator {
   static uint64_t Key(unsigned type, uint64_t offset) { return uint64_t{type} << 32 | offset; }
   static uint64_t NowNs();
   // Tokens for one page at the rate limit; false when the budget is spent for now.
-  bool TakeToken(uint64_t now_ns);
+  bool TakeToken(uint64_t now_ns) REQUIRES(mu_);
   // Records a move and returns true if it was wasted (moves back within the residency window).
-  bool Record(uint64_t key, bool promoted, uint64_t now_ns);
-  bool RecentlyPromoted(uint64_t key, uint64_t now_ns) const;
-  void PruneResidency(uint64_t now_ns);
+  bool Record(uint64_t key, bool promoted, uint64_t now_ns) REQUIRES(mu_);
+  bool RecentlyPromoted(uint64_t key, uint64_t now_ns) const REQUIRES(mu_);
+  void PruneResidency(uint64_t now_ns) REQUIRES(mu_);
   void RefreshWatermarks();
   // Updates the live cost estimates and, when they disagree with the ranking, the ranking.
-  void UpdateCosts();
-  size_t Promote(uint64_t now_ns);
-  size_t Demote(unsigned tier, uint64_t now_ns);
+  void UpdateCosts() REQUIRES(mu_);
+  size_t Promote(uint64_t now_ns) REQUIRES(mu_);
+  size_t Demote(unsigned tier, uint64_t now_ns) REQUIRES(mu_);
   // Moves one page off `tier` to the best other tier; kNoRoom when none took it.
-  MoveOutcome MoveAway(unsigned type, uint64_t offset, unsigned tier, bool demote_only);
+  MoveOutcome MoveAway(unsigned type, uint64_t offset, unsigned tier, bool demote_only)
+      REQUIRES(mu_);
   bool OverLimit(unsigned tier) const;
 
   PageIndex& index_;
@@ -157,15 +166,22 @@ class Migrator {
   ShardedCounters<kNumCounters> counters_;
 
   // Everything below is the mover's own state, guarded by mu_.
-  std::mutex mu_;
-  unsigned char buf_[kPageSize];
-  std::vector<std::pair<unsigned, uint64_t>> hands_;  // per tier: CLOCK hand (type, offset)
-  std::vector<bool> demoting_;  // per tier: crossed its high watermark, not yet below the low
-  std::unordered_map<uint64_t, Residency> residency_;
-  std::deque<std::pair<uint64_t, uint64_t>> residency_order_;  // (time_ns, key), oldest first
-  std::vector<std::pair<double, uint64_t>> last_latency_;      // per tier: (sum ns, count) seen
-  uint64_t tokens_bytes_ = 0;
-  uint64_t last_refill_ns_ = 0;
+  Mutex mu_;
+  unsigned char buf_[kPageSize] GUARDED_BY(mu_);
+  // Per tier: CLOCK hand (type, offset).
+  std::vector<std::pair<unsigned, uint64_t>> hands_ GUARDED_BY(mu_);
+  // Per tier: crossed its high watermark, not yet below the low.
+  std::vector<bool> demoting_ GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, Residency> residency_ GUARDED_BY(mu_);
+  // (time_ns, key), oldest first.
+  std::deque<std::pair<uint64_t, uint64_t>> residency_order_ GUARDED_BY(mu_);
+  // Bytes the two above hold (an estimate from their sizes), published for MetadataBytes.
+  std::atomic<size_t> residency_bytes_{0};
+  void PublishResidencyBytes() REQUIRES(mu_);
+  // Per tier: (sum ns, count) seen.
+  std::vector<std::pair<double, uint64_t>> last_latency_ GUARDED_BY(mu_);
+  uint64_t tokens_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t last_refill_ns_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tierswap

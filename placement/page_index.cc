@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <new>
 
+#include "tiers/fault_injection.h"
 #include "tiers/page.h"
 
 namespace tierswap {
@@ -12,7 +13,8 @@ namespace {
 
 constexpr size_t kDirBytes = PageIndex::kChunksPerType * sizeof(void*);
 
-void* MapZeroed(size_t bytes) {
+void* MapZeroed(size_t bytes, FaultSite site) {
+  if (TIERSWAP_INJECT_FAULT(site)) return nullptr;
   // Anonymous mappings are zero-filled and only cost memory where touched.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
@@ -22,8 +24,15 @@ void* MapZeroed(size_t bytes) {
 
 PageIndex::PageIndex() {
   for (auto& t : types_) {
-    void* p = MapZeroed(kDirBytes);
-    if (p == nullptr) throw std::bad_alloc();
+    void* p = MapZeroed(kDirBytes, FaultSite::kMetadataAlloc);
+    if (p == nullptr) {
+      // The destructor does not run for a constructor that throws: unmap what was mapped.
+      for (auto& mapped : types_) {
+        if (mapped.dir != nullptr) munmap(mapped.dir, kDirBytes);
+        mapped.dir = nullptr;
+      }
+      throw std::bad_alloc();
+    }
     t.dir = static_cast<std::atomic<Chunk*>*>(p);
   }
 }
@@ -64,7 +73,7 @@ uint64_t PageIndex::BeginInvalidateArea(unsigned type) {
 PageEntry* PageIndex::CreateSlow(unsigned type, uint64_t offset) {
   TypeSlot& t = types_[type];
   const uint64_t ci = offset >> kChunkShift;
-  void* p = MapZeroed(sizeof(Chunk));
+  void* p = MapZeroed(sizeof(Chunk), FaultSite::kIndexChunk);
   if (p == nullptr) return nullptr;
   // Zero bytes are valid empty, unlocked entries; no constructor needs to run.
   Chunk* fresh = static_cast<Chunk*>(p);

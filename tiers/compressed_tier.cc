@@ -14,9 +14,11 @@
 #include <cstring>
 #include <new>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
+#include "tiers/fault_injection.h"
 #include "tiers/page.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -85,7 +87,7 @@ struct ThreadScratch {
 // This thread's scratch; nullptr if it could not be allocated.
 ThreadScratch* Scratch() {
   thread_local std::unique_ptr<ThreadScratch> scratch;
-  if (scratch == nullptr) [[unlikely]] {
+  if (scratch == nullptr && !TIERSWAP_INJECT_FAULT(FaultSite::kMetadataAlloc)) [[unlikely]] {
     scratch.reset(new (std::nothrow) ThreadScratch);
   }
   return scratch.get();
@@ -102,7 +104,11 @@ int Compress(Codec codec, int level, const void* page, unsigned char* dst, uint3
                                       reinterpret_cast<char*>(dst), static_cast<int>(kPageSize),
                                       static_cast<int>(room), level);
   }
-  if (t.cctx == nullptr && (t.cctx = ZSTD_createCCtx()) == nullptr) return -1;
+  if (t.cctx == nullptr &&
+      (t.cctx = TIERSWAP_INJECT_FAULT(FaultSite::kMetadataAlloc) ? nullptr : ZSTD_createCCtx()) ==
+          nullptr) {
+    return -1;
+  }
   const size_t r = ZSTD_compressCCtx(t.cctx, dst, room, page, kPageSize, level);
   if (ZSTD_isError(r)) return ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall ? 0 : -1;
   return static_cast<int>(r);
@@ -116,7 +122,11 @@ bool Decompress(Codec codec, const unsigned char* src, uint32_t size, void* page
                                static_cast<int>(size),
                                static_cast<int>(kPageSize)) == static_cast<int>(kPageSize);
   }
-  if (t.dctx == nullptr && (t.dctx = ZSTD_createDCtx()) == nullptr) return false;
+  if (t.dctx == nullptr &&
+      (t.dctx = TIERSWAP_INJECT_FAULT(FaultSite::kMetadataAlloc) ? nullptr : ZSTD_createDCtx()) ==
+          nullptr) {
+    return false;
+  }
   const size_t r = ZSTD_decompressDCtx(t.dctx, page, kPageSize, src, size);
   return !ZSTD_isError(r) && r == kPageSize;
 }
@@ -171,11 +181,11 @@ struct alignas(kCacheLine) CompressedTier::Span {
 };
 
 struct alignas(kCacheLine) CompressedTier::SizeClass {
-  std::mutex mu;
-  uint32_t size = 0;                                   // object bytes, a multiple of kClassStep
-  uint32_t slots = 0;                                  // objects per span
-  uint32_t span_frames = 0;                            // frames per span
-  uint32_t heads[kGroups] = {kNil, kNil, kNil, kNil};  // GUARDED_BY(mu)
+  Mutex mu;
+  uint32_t size = 0;         // object bytes, a multiple of kClassStep
+  uint32_t slots = 0;        // objects per span
+  uint32_t span_frames = 0;  // frames per span
+  uint32_t heads[kGroups] GUARDED_BY(mu) = {kNil, kNil, kNil, kNil};
   // Written under mu; read without it by Compact's quick "anything to do?" check.
   std::atomic<uint32_t> spans{0};
   std::atomic<uint32_t> objects{0};
@@ -202,8 +212,10 @@ class CompressedTier::Reservation {
  public:
   static Result<std::unique_ptr<Reservation>> Make(uint64_t bytes, const std::string& what) {
     bytes = (bytes + kPageSize - 1) / kPageSize * kPageSize;
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = TIERSWAP_INJECT_FAULT(FaultSite::kMetadataAlloc)
+                  ? FailWithErrno(MAP_FAILED, ENOMEM)
+                  : mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
       const int err = errno;
       return MakeError(Status::kNoMemory, what + ": cannot reserve " + std::to_string(bytes) +
@@ -303,7 +315,14 @@ Result<std::unique_ptr<CompressedTier>> CompressedTier::Open(const CompressedTie
       new CompressedTier(options, threshold, std::move(arena).value(),
                          std::move(span_table).value(), std::move(handle_table).value()));
   if (options.background_compaction) {
-    tier->compactor_ = std::thread([t = tier.get()] { t->CompactorLoop(); });
+    // std::thread reports a failure to start by throwing; a tier reports it as an error.
+    try {
+      if (TIERSWAP_INJECT_FAULT(FaultSite::kThreadStart)) ThrowThreadStartFailure();
+      tier->compactor_ = std::thread([t = tier.get()] { t->CompactorLoop(); });
+    } catch (const std::system_error& e) {
+      return MakeError(Status::kNoMemory,
+                       what + ": cannot start the compaction thread: " + e.what());
+    }
   }
   return tier;
 }
@@ -374,10 +393,10 @@ CompressedTier::CompressedTier(const CompressedTierOptions& options, uint32_t th
 CompressedTier::~CompressedTier() {
   if (compactor_.joinable()) {
     {
-      std::lock_guard<std::mutex> lock(wake_mu_);
+      MutexLock lock(&wake_mu_);
       stop_ = true;
     }
-    wake_cv_.notify_all();
+    wake_cv_.SignalAll();
     compactor_.join();
   }
 }
@@ -403,12 +422,18 @@ void CompressedTier::MarkSpanPageTouched(uint32_t span_id) {
 
 // ---- spans (all under the class mutex) ---------------------------------------------------------
 
-uint32_t CompressedTier::NewSpan(SizeClass& cls) {
-  const uint32_t id = span_ids_.Allocate();
+uint32_t CompressedTier::NewSpan(SizeClass& cls) REQUIRES(cls.mu) {
+  // A new span takes span_frames frames at once. The base class's check of a lowered limit
+  // (SetLimit) allows for one page; a span must fit under the limit whole, or the tier would
+  // hold more than its runtime capacity (found by api_ops_fuzzer).
+  if (used_bytes() + uint64_t{cls.span_frames} * kPageSize > limit_bytes()) return kNil;
+  const uint32_t id = TIERSWAP_INJECT_FAULT(FaultSite::kCompressedSpace) ? FrameAllocator::kNoFrame
+                                                                         : span_ids_.Allocate();
   if (id == FrameAllocator::kNoFrame) return kNil;
   Span& s = span(id);
   for (uint32_t i = 0; i < cls.span_frames; ++i) {
-    const uint32_t f = frames_.Allocate();
+    const uint32_t f = TIERSWAP_INJECT_FAULT(FaultSite::kCompressedSpace) ? FrameAllocator::kNoFrame
+                                                                          : frames_.Allocate();
     if (f == FrameAllocator::kNoFrame) {
       while (i-- > 0) frames_.Free(s.frames[i]);
       span_ids_.Free(id);
@@ -426,7 +451,7 @@ uint32_t CompressedTier::NewSpan(SizeClass& cls) {
   return id;
 }
 
-void CompressedTier::FreeSpan(SizeClass& cls, uint32_t span_id) {
+void CompressedTier::FreeSpan(SizeClass& cls, uint32_t span_id) REQUIRES(cls.mu) {
   Span& s = span(span_id);
   assert(s.inuse == 0 && s.group == kNotListed);
   for (uint32_t i = 0; i < cls.span_frames; ++i) frames_.Free(s.frames[i]);
@@ -434,7 +459,7 @@ void CompressedTier::FreeSpan(SizeClass& cls, uint32_t span_id) {
   span_ids_.Free(span_id);
 }
 
-void CompressedTier::Link(SizeClass& cls, uint32_t span_id) {
+void CompressedTier::Link(SizeClass& cls, uint32_t span_id) REQUIRES(cls.mu) {
   Span& s = span(span_id);
   s.group = cls.GroupOf(s.inuse);
   if (s.group == kNotListed) return;
@@ -444,7 +469,7 @@ void CompressedTier::Link(SizeClass& cls, uint32_t span_id) {
   cls.heads[s.group] = span_id;
 }
 
-void CompressedTier::Unlink(SizeClass& cls, uint32_t span_id) {
+void CompressedTier::Unlink(SizeClass& cls, uint32_t span_id) REQUIRES(cls.mu) {
   Span& s = span(span_id);
   if (s.group == kNotListed) return;
   if (s.prev != kNil) {
@@ -457,7 +482,7 @@ void CompressedTier::Unlink(SizeClass& cls, uint32_t span_id) {
   s.group = kNotListed;
 }
 
-uint32_t CompressedTier::TakeSlot(SizeClass& cls, uint32_t span_id) {
+uint32_t CompressedTier::TakeSlot(SizeClass& cls, uint32_t span_id) REQUIRES(cls.mu) {
   Span& s = span(span_id);
   Unlink(cls, span_id);
   uint32_t slot = 0;
@@ -475,7 +500,7 @@ uint32_t CompressedTier::TakeSlot(SizeClass& cls, uint32_t span_id) {
   return slot;
 }
 
-void CompressedTier::ReleaseSlot(SizeClass& cls, uint32_t span_id, uint32_t slot) {
+void CompressedTier::ReleaseSlot(SizeClass& cls, uint32_t span_id, uint32_t slot) REQUIRES(cls.mu) {
   Span& s = span(span_id);
   Unlink(cls, span_id);
   assert((s.used[slot / 64] >> (slot % 64) & 1) != 0);
@@ -503,6 +528,27 @@ void CompressedTier::CopyFromSpan(const Span& s, uint32_t offset, void* dst, uin
   }
 }
 
+void CompressedTier::ZeroInSpan(const Span& s, uint32_t offset, uint32_t len) const {
+  while (len > 0) {
+    const uint32_t in = offset & (kPageSize - 1);
+    const uint32_t n = std::min<uint32_t>(len, kPageSize - in);
+    std::memset(arena_.frame(s.frames[offset >> kPageShift]) + in, 0, n);
+    offset += n;
+    len -= n;
+  }
+}
+
+unsigned char* CompressedTier::StoredBytes(TierHandle handle, uint32_t* size) const {
+  if (handle >= handle_ids_.frames()) return nullptr;
+  const uint64_t e = entry(static_cast<uint32_t>(handle)).load(std::memory_order_acquire);
+  if ((e & kValid) == 0) return nullptr;
+  const Span& s = span(SpanOf(e));
+  const uint32_t offset = SlotOf(e) * classes_[s.cls].size + kHeaderBytes;
+  if ((offset & (kPageSize - 1)) + SizeOf(e) > kPageSize) return nullptr;  // straddles frames
+  *size = SizeOf(e);
+  return arena_.frame(s.frames[offset >> kPageShift]) + (offset & (kPageSize - 1));
+}
+
 void CompressedTier::CopyToSpan(const Span& s, uint32_t offset, const void* src,
                                 uint32_t len) const {
   const auto* in_bytes = static_cast<const unsigned char*>(src);
@@ -522,7 +568,9 @@ Status CompressedTier::DoStore(const void* page, TierHandle* handle) {
   ThreadScratch* const t = Scratch();
   if (t == nullptr) return Status::kNoMemory;
   unsigned char* const obj = t->buf;
-  const int size = Compress(codec_, level_, page, obj + kHeaderBytes, threshold_, *t);
+  const int size = TIERSWAP_INJECT_FAULT(FaultSite::kCompress)
+                       ? -1
+                       : Compress(codec_, level_, page, obj + kHeaderBytes, threshold_, *t);
   if (size == 0) {
     stats_.Add(kRejectPoor);
     return Status::kRejected;
@@ -531,7 +579,8 @@ Status CompressedTier::DoStore(const void* page, TierHandle* handle) {
   const uint32_t obj_bytes = static_cast<uint32_t>(size) + kHeaderBytes;
   SizeClass& cls = classes_[class_of_step_[StepOf(obj_bytes)]];
 
-  const uint32_t h = handle_ids_.Allocate();
+  const uint32_t h = TIERSWAP_INJECT_FAULT(FaultSite::kCompressedSpace) ? FrameAllocator::kNoFrame
+                                                                        : handle_ids_.Allocate();
   if (h == FrameAllocator::kNoFrame) {  // unreachable: frames run out first
     stats_.Add(kRejectNoSpace);
     return Status::kNoSpace;
@@ -542,7 +591,7 @@ Status CompressedTier::DoStore(const void* page, TierHandle* handle) {
   uint32_t span_id = kNil;
   uint32_t slot = 0;
   {
-    std::lock_guard<std::mutex> lock(cls.mu);
+    MutexLock lock(&cls.mu);
     // The fullest partly filled span first: keeps spans dense, so fewer need compacting.
     for (uint32_t g = kGroups; g-- > 0 && span_id == kNil;) span_id = cls.heads[g];
     if (span_id == kNil) span_id = NewSpan(cls);
@@ -601,7 +650,8 @@ Status CompressedTier::DoLoad(TierHandle handle, void* page) {
     CopyFromSpan(*s, offset, t->buf, size);  // straddles frames: gather first
     src = t->buf;
   }
-  const bool ok = Decompress(codec_, src, size, page, *t);
+  const bool ok =
+      !TIERSWAP_INJECT_FAULT(FaultSite::kDecompress) && Decompress(codec_, src, size, page, *t);
   s->ReadUnlock();
   return ok ? Status::kOk : Status::kIoError;
 }
@@ -619,10 +669,13 @@ void CompressedTier::DoFree(TierHandle handle) {
   const uint32_t size = SizeOf(first);
   SizeClass& cls = classes_[class_of_step_[StepOf(size + kHeaderBytes)]];
   {
-    std::lock_guard<std::mutex> lock(cls.mu);
+    MutexLock lock(&cls.mu);
     // Stable now: compaction moves objects of this class only under this mutex.
     const uint64_t e = slot_entry.load(std::memory_order_relaxed);
     slot_entry.store(0, std::memory_order_relaxed);
+    // Before the slot is released (and its span perhaps freed): after that, another store
+    // may own these bytes.
+    if (scrub_on_free()) ZeroInSpan(span(SpanOf(e)), SlotOf(e) * cls.size, size + kHeaderBytes);
     ReleaseSlot(cls, SpanOf(e), SlotOf(e));
   }
   handle_ids_.Free(h);
@@ -631,13 +684,13 @@ void CompressedTier::DoFree(TierHandle handle) {
   // Relaxed: a trigger, not a synchronisation; the compactor re-reads everything under locks.
   const uint64_t n =
       free_shards_[ThisThreadShard()].frees.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (n % kFreesPerWake == 0) wake_cv_.notify_one();
+  if (n % kFreesPerWake == 0) wake_cv_.Signal();
 }
 
 // ---- compaction --------------------------------------------------------------------------------
 
 size_t CompressedTier::Compact() {
-  std::lock_guard<std::mutex> lock(compact_mu_);
+  MutexLock lock(&compact_mu_);
   size_t freed = 0;
   for (uint32_t i = 0; i < num_classes_; ++i) {
     if (classes_[i].WastedSpans() > 0) freed += CompactClass(classes_[i]);
@@ -652,7 +705,7 @@ size_t CompressedTier::CompactClass(SizeClass& cls) {
   // One source span per round, each round under the class mutex: stores and frees of this
   // class wait at most for one span's objects to move.
   for (;;) {
-    std::lock_guard<std::mutex> lock(cls.mu);
+    MutexLock lock(&cls.mu);
     if (cls.WastedSpans() == 0) return freed;
     // Source: the emptiest span that no store is still writing into. Acquire on pending pairs
     // with the store's release, making its object and entry visible here.
@@ -689,6 +742,9 @@ size_t CompressedTier::CompactClass(SizeClass& cls) {
         CopyToSpan(span(dst), dslot * cls.size, move_buf_.get(), bytes);
         // Release: a load that sees the new entry sees the copied object.
         slot_entry.store(Pack(dst, dslot, SizeOf(e)), std::memory_order_release);
+        // The object has moved away: its old bytes are freed memory like any other. No load
+        // reads them (we hold the span's writer lock, and the entry names the new place).
+        if (scrub_on_free()) ZeroInSpan(s, slot * cls.size, bytes);
         s.used[w] &= ~(uint64_t{1} << (slot % 64));
         --s.inuse;
         cls.objects.store(cls.objects.load(std::memory_order_relaxed) - 1,
@@ -717,16 +773,18 @@ uint64_t CompressedTier::TotalFrees() const {
 
 void CompressedTier::CompactorLoop() {
   uint64_t seen = 0;
-  std::unique_lock<std::mutex> lock(wake_mu_);
-  while (!stop_) {
-    wake_cv_.wait_for(lock, kCompactInterval);
-    if (stop_) break;
+  for (;;) {
+    {
+      // One wait per interval; a Signal (many frees) ends it early. A spurious wake-up only
+      // makes one pass come early.
+      MutexLock lock(&wake_mu_);
+      if (!stop_) wake_cv_.WaitUntil(&wake_mu_, CondVar::Clock::now() + kCompactInterval);
+      if (stop_) return;
+    }
     const uint64_t frees = TotalFrees();
     if (frees == seen) continue;  // nothing freed, nothing to compact
     seen = frees;
-    lock.unlock();
     Compact();
-    lock.lock();
   }
 }
 

@@ -24,6 +24,10 @@
 // pass now. After a full pass, mem_used_bytes exceeds compr_bytes only by size-class rounding,
 // the 4-byte object header, and at most one partly filled span per class.
 //
+// Integrity and scrubbing (Tier): a checksum covers the uncompressed page and is verified after
+// decompression, so it catches a corrupt object that still decompresses; with scrub_on_free an
+// object's bytes are zeroed when its page is freed and when compaction moves it away.
+//
 // Thread-safety: as Tier (Do* hooks thread-safe for distinct handles), and Compact() and the
 // statistics accessors may run concurrently with everything. Stores and frees take the size
 // class's mutex only to pick and mark a slot (never across compression or the copy); compaction
@@ -36,17 +40,16 @@
 #define TIERSWAP_TIERS_COMPRESSED_TIER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "tiers/frame_allocator.h"
 #include "tiers/frame_arena.h"
+#include "tiers/mutex.h"
 #include "tiers/result.h"
 #include "tiers/sharded_counter.h"
 #include "tiers/tier.h"
@@ -103,7 +106,14 @@ class CompressedTier final : public Tier {
   uint64_t compaction_freed_frames() const { return freed_frames_.load(std::memory_order_relaxed); }
 
   // Runs one compaction pass now (the background compactor calls this too); returns frames freed.
-  size_t Compact();
+  size_t Compact() EXCLUDES(compact_mu_);
+
+  // For tests that corrupt or inspect memory behind the tier's back. StoredBytes: the codec
+  // output of a stored page in the tier's memory, and its length in *size; nullptr when the
+  // handle holds no page or its bytes straddle two frames. Valid until the page is freed or
+  // compaction moves it. arena(): all of the tier's page memory.
+  unsigned char* StoredBytes(TierHandle handle, uint32_t* size) const;
+  const FrameArena& arena() const { return arena_; }
 
  protected:
   Status DoStore(const void* page, TierHandle* handle) override;
@@ -113,6 +123,8 @@ class CompressedTier final : public Tier {
   uint64_t DoUsedBytes() const override { return mem_used_bytes(); }
   size_t DoMetadataBytes() const override;
   void DoExportStats(StatsSink& sink) const override;
+  // Handles are ids into the handle table: dense, one per 32 bytes of capacity at most.
+  uint64_t DoHandleSpace() const override { return handle_ids_.frames(); }
 
  private:
   struct Span;
@@ -126,7 +138,8 @@ class CompressedTier final : public Tier {
                  std::unique_ptr<Reservation> span_table,
                  std::unique_ptr<Reservation> handle_table);
 
-  // Span bookkeeping; all REQUIRE the class's mutex.
+  // Span bookkeeping; all REQUIRE the class's mutex (annotated at the definitions, where
+  // SizeClass is complete).
   uint32_t NewSpan(SizeClass& cls);
   void FreeSpan(SizeClass& cls, uint32_t span_id);
   void Link(SizeClass& cls, uint32_t span_id);
@@ -138,11 +151,13 @@ class CompressedTier final : public Tier {
   // Copies bytes between a span's (virtually contiguous) object space and a flat buffer.
   void CopyFromSpan(const Span& span, uint32_t offset, void* dst, uint32_t len) const;
   void CopyToSpan(const Span& span, uint32_t offset, const void* src, uint32_t len) const;
+  // Zeroes `len` bytes of a span's object space (scrub_on_free).
+  void ZeroInSpan(const Span& span, uint32_t offset, uint32_t len) const;
 
   // Compacts one class: empties spans while the class holds a span more than it needs.
-  // REQUIRES compact_mu_. Returns frames freed.
-  size_t CompactClass(SizeClass& cls);
-  void CompactorLoop();
+  // Returns frames freed.
+  size_t CompactClass(SizeClass& cls) REQUIRES(compact_mu_);
+  void CompactorLoop() EXCLUDES(wake_mu_, compact_mu_);
 
   Span& span(uint32_t id) const;
   std::atomic<uint64_t>& entry(uint32_t handle) const;
@@ -166,8 +181,9 @@ class CompressedTier final : public Tier {
   ShardedCounters<kNumCounters> stats_;
 
   // Serialises compaction passes (Compact() and the background thread); makes the span writer
-  // lock single-writer. Guards move_buf_.
-  std::mutex compact_mu_;
+  // lock single-writer. Guards the contents of move_buf_ (clang 14 cannot annotate what a
+  // unique_ptr points to: PT_GUARDED_BY takes raw pointers only).
+  Mutex compact_mu_;
   std::unique_ptr<unsigned char[]> move_buf_;
   // Relaxed: statistics, ordered by nothing.
   std::atomic<uint64_t> compactions_{0}, moved_{0}, freed_frames_{0};
@@ -177,9 +193,9 @@ class CompressedTier final : public Tier {
   // counter shard so that the free path does not bounce one cache line between CPUs.
   std::unique_ptr<FreeShard[]> free_shards_;
   uint64_t TotalFrees() const;
-  std::mutex wake_mu_;
-  std::condition_variable wake_cv_;
-  bool stop_ = false;  // GUARDED_BY(wake_mu_)
+  Mutex wake_mu_;
+  CondVar wake_cv_;
+  bool stop_ GUARDED_BY(wake_mu_) = false;
   std::thread compactor_;
 };
 

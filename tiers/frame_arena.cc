@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "tiers/fault_injection.h"
+
 namespace tierswap {
 
 FrameArena::FrameArena(FrameArena&& other) noexcept
@@ -31,7 +33,9 @@ Result<FrameArena> FrameArena::Map(uint64_t bytes, bool prefault, std::string_vi
                                                    std::to_string(bytes) +
                                                    " bytes is not a positive multiple of 4096");
   }
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = TIERSWAP_INJECT_FAULT(FaultSite::kArenaMap)
+                ? FailWithErrno(MAP_FAILED, ENOMEM)
+                : mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     const int err = errno;
     return MakeError(Status::kNoMemory, std::string(what) + ": cannot map " +

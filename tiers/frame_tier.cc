@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "tiers/fault_injection.h"
 #include "tiers/page_copy.h"
 
 namespace tierswap {
@@ -15,7 +16,8 @@ FrameTier::FrameTier(std::string name, TierKind kind, FrameArena arena)
 }
 
 Status FrameTier::DoStore(const void* page, TierHandle* handle) {
-  const uint32_t frame = alloc_.Allocate();
+  const uint32_t frame =
+      TIERSWAP_INJECT_FAULT(FaultSite::kFrameAlloc) ? FrameAllocator::kNoFrame : alloc_.Allocate();
   if (frame == FrameAllocator::kNoFrame) return Status::kNoSpace;
   CopyPageToFrame(arena_.frame(frame), page);
   *handle = frame;
@@ -23,7 +25,9 @@ Status FrameTier::DoStore(const void* page, TierHandle* handle) {
 }
 
 Status FrameTier::DoStoreHinted(const void* page, uint64_t hint, TierHandle* handle) {
-  const uint32_t frame = alloc_.Allocate(HintFrame(hint, alloc_.frames()));
+  const uint32_t frame = TIERSWAP_INJECT_FAULT(FaultSite::kFrameAlloc)
+                             ? FrameAllocator::kNoFrame
+                             : alloc_.Allocate(HintFrame(hint, alloc_.frames()));
   if (frame == FrameAllocator::kNoFrame) return Status::kNoSpace;
   CopyPageToFrame(arena_.frame(frame), page);
   *handle = frame;
@@ -40,7 +44,11 @@ Status FrameTier::DoLoad(TierHandle handle, void* page) {
   return Status::kOk;
 }
 
-void FrameTier::DoFree(TierHandle handle) { alloc_.Free(FrameOf(handle)); }
+void FrameTier::DoFree(TierHandle handle) {
+  // Before the free: once the allocator has the frame, another store may own it.
+  if (scrub_on_free()) std::memset(arena_.frame(FrameOf(handle)), 0, kPageSize);
+  alloc_.Free(FrameOf(handle));
+}
 
 Result<uint64_t> FrameTierBytes(uint64_t capacity_bytes, const std::string& what) {
   const uint64_t bytes = capacity_bytes / kPageSize * kPageSize;

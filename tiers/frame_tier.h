@@ -5,7 +5,9 @@
 // Pages go to the frame their slot's hint names when it is free, so that a load can prefetch
 // the frame before it has read the index (Tier::Prefetch); a duplicate store overwrites the
 // frame in place, which keeps the page where the hint says. Subclasses only decide where
-// the arena's memory comes from (Open) and what extra statistics they report.
+// the arena's memory comes from (Open) and what extra statistics they report. A handle is the
+// frame number, so checksums index by it; with scrub_on_free a frame is zeroed before it is
+// returned to the allocator.
 //
 // Thread-safety: as Tier.
 #ifndef TIERSWAP_TIERS_FRAME_TIER_H_
@@ -38,6 +40,7 @@ class FrameTier : public Tier {
   uint64_t DoCapacityBytes() const override { return arena_.bytes(); }
   uint64_t DoUsedBytes() const override { return uint64_t{alloc_.used()} * kPageSize; }
   size_t DoMetadataBytes() const override { return alloc_.MetadataBytes(); }
+  uint64_t DoHandleSpace() const override { return alloc_.frames(); }
 
   const FrameArena& arena() const { return arena_; }
 

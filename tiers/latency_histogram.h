@@ -45,6 +45,9 @@ class ShardedLatencyHistogram {
     return (uint64_t{1} << exp) + ((sub + 1) << (exp - 2));
   }
 
+  // Bytes of memory the histogram holds (its shards).
+  static constexpr size_t MemoryBytes() { return decltype(counters_)::MemoryBytes(); }
+
   void Record(uint64_t ns) {
     counters_.Add(BucketOf(ns));
     counters_.Add(kSumIndex, ns);

@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <vector>
 
+#include "tiers/mutex.h"
 #include "tiers/numa_topology.h"
 
 namespace tierswap {
@@ -16,8 +16,8 @@ namespace {
 // The process's hwloc topology, loaded on first use. Never destroyed: a static destructor
 // could run while another thread, or another static's destructor, still reads it.
 struct HwlocTopology {
-  std::mutex mu;
-  hwloc_topology_t topology = nullptr;  // nullptr when hwloc could not load one
+  Mutex mu;
+  hwloc_topology_t topology GUARDED_BY(mu) = nullptr;  // nullptr when hwloc could not load one
 
   static HwlocTopology& Get() {
     static HwlocTopology* const instance = new HwlocTopology;
@@ -106,12 +106,13 @@ NodeAttributes ReadHwlocNodeAttributes(int node) {
   NodeAttributes out;
   if (node < 0) return out;
   HwlocTopology& hw = HwlocTopology::Get();
-  std::lock_guard<std::mutex> lock(hw.mu);
+  MutexLock lock(&hw.mu);
   if (hw.topology == nullptr) return out;
   hwloc_obj_t obj = hwloc_get_numanode_obj_by_os_index(hw.topology, unsigned(node));
   if (obj == nullptr) return out;
   // An HMAT may state read and write figures, or only one access figure for both.
   auto value = [&](hwloc_memattr_id_t specific, hwloc_memattr_id_t access) {
+    hw.mu.AssertHeld();  // called only below, under the lock
     const uint64_t v = HwlocValue(hw.topology, specific, obj);
     return Hmat(v != 0 ? v : HwlocValue(hw.topology, access, obj));
   };

@@ -2,6 +2,7 @@
 
 #include <numa.h>
 
+#include "tiers/fault_injection.h"
 #include "tiers/numa_topology.h"
 
 namespace tierswap {
@@ -61,20 +62,27 @@ Result<std::unique_ptr<NumaTier>> NumaTier::Open(const NumaTierOptions& options)
   auto arena = FrameArena::Map(*bytes, /*prefault=*/false, what);
   if (!arena) return arena.take_error();
   // Bind before the first touch, so that no frame is ever faulted in on another node.
-  if (auto bound = BindToNode(arena->base(), arena->bytes(), options.node, what); !bound) {
+  if (auto bound = TIERSWAP_INJECT_FAULT(FaultSite::kNumaBind)
+                       ? Result<void>(InjectedError(FaultSite::kNumaBind, what))
+                       : BindToNode(arena->base(), arena->bytes(), options.node, what);
+      !bound) {
     return bound.take_error();
   }
   // Always pre-fault: an untouched frame has no node yet, so placement could not be verified,
   // and first-touch cost must not land on the store path anyway.
   arena->Prefault();
-  auto misplaced = CountMisplacedPages(arena->base(), arena->bytes(), options.node);
+  auto misplaced = TIERSWAP_INJECT_FAULT(FaultSite::kNumaBind)
+                       ? Result<uint64_t>(InjectedError(FaultSite::kNumaBind, "move_pages"))
+                       : CountMisplacedPages(arena->base(), arena->bytes(), options.node);
   if (!misplaced) return MakeError(misplaced.error().code, what + ": " + misplaced.error().message);
   return std::unique_ptr<NumaTier>(
       new NumaTier(options.name, options.node, std::move(arena).value(), *misplaced));
 }
 
 Result<uint64_t> NumaTier::Verify() {
-  auto misplaced = CountMisplacedPages(arena().base(), arena().bytes(), node_);
+  auto misplaced = TIERSWAP_INJECT_FAULT(FaultSite::kNumaBind)
+                       ? Result<uint64_t>(InjectedError(FaultSite::kNumaBind, "move_pages"))
+                       : CountMisplacedPages(arena().base(), arena().bytes(), node_);
   if (!misplaced) {
     return MakeError(misplaced.error().code, "tier '" + name() + "': " + misplaced.error().message);
   }

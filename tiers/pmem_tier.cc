@@ -5,10 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
+#include "tiers/fault_injection.h"
 #include "tiers/frame_tier.h"
 
 namespace tierswap {
@@ -72,6 +75,59 @@ Error Fail(Status code, const std::string& what, const std::string& problem) {
   return MakeError(code, what + ": " + problem);
 }
 
+struct BadBlockContextDeleter {
+  void operator()(pmem2_badblock_context* c) const { pmem2_badblock_context_delete(&c); }
+};
+
+// What the bad-block query found: byte ranges of the source, or why there are none to trust.
+struct BadBlocks {
+  std::vector<PmemTierOptions::ByteRange> ranges;
+  bool checked = false;
+  std::string note;  // "" when checked
+};
+
+BadBlocks ReadBadBlocks(const pmem2_source* source) {
+  BadBlocks out;
+  pmem2_badblock_context* raw = nullptr;
+  const int rc = pmem2_badblock_context_new(&raw, source);
+  if (rc != 0) {
+    // Anonymous memory (PMEM2_E_NOSUPP), or ndctl could not be asked: the tier still works,
+    // it only cannot steer around bad media.
+    out.note = "libpmem2 cannot list bad blocks of this source: " + Pmem2Reason(rc);
+    return out;
+  }
+  std::unique_ptr<pmem2_badblock_context, BadBlockContextDeleter> ctx(raw);
+  pmem2_badblock bb;
+  int next;
+  while ((next = pmem2_badblock_next(ctx.get(), &bb)) == 0) {
+    out.ranges.push_back({bb.offset, bb.length});
+  }
+  // The end of the list (PMEM2_E_NO_BAD_BLOCK_FOUND, also said for a file on a device ndctl
+  // does not know: it cannot have bad blocks); any other code leaves the list incomplete.
+  if (next != PMEM2_E_NO_BAD_BLOCK_FOUND) {
+    out.note = "libpmem2 failed while listing bad blocks: " + Pmem2Reason(next);
+    return out;
+  }
+  out.checked = true;
+  return out;
+}
+
+// The frames of a `bytes`-long pool that overlap any of `ranges`, sorted and unique.
+std::vector<uint32_t> FramesOverlapping(const std::vector<PmemTierOptions::ByteRange>& ranges,
+                                        uint64_t bytes) {
+  std::vector<uint32_t> frames;
+  for (const auto& r : ranges) {
+    if (r.length == 0 || r.offset >= bytes) continue;
+    const uint64_t end = std::min(bytes, r.offset + std::min(r.length, bytes));
+    for (uint64_t f = r.offset >> kPageShift; f < (end + kPageSize - 1) >> kPageShift; ++f) {
+      frames.push_back(static_cast<uint32_t>(f));
+    }
+  }
+  std::sort(frames.begin(), frames.end());
+  frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
+  return frames;
+}
+
 const char* FileKind(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
   if (S_ISBLK(mode)) return "a block device (mount it with -o dax and give a file on it)";
@@ -104,7 +160,9 @@ class PoolFile {
   Result<void> Prepare(uint64_t bytes) {
     // Create first, then fall back to opening: one call each way, and no window in which a
     // file found missing appears before we create it.
-    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    fd_ = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
+              ? FailWithErrno(-1, EIO)
+              : open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd_ >= 0) {
       created_ = true;
     } else if (errno == EEXIST) {
@@ -142,7 +200,9 @@ class PoolFile {
       // (on DAX, a block allocation under MAP_SYNC per first touch), or fail with SIGBUS there
       // when the filesystem is full.
       if (!created_) allocated_ = true;  // set first: a failed allocation may have grown it
-      const int err = posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
+      const int err = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
+                          ? ENOSPC
+                          : posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
       if (err != 0) {
         return Fail(err == ENOSPC ? Status::kNoSpace : Status::kIoError, what_,
                     "cannot allocate " + std::to_string(bytes) +
@@ -192,7 +252,9 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
   PoolFile file(options.path, what);
   pmem2_source* raw_source = nullptr;
   if (anon) {
-    const int rc = pmem2_source_from_anon(&raw_source, bytes);
+    const int rc = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
+                       ? -ENOMEM
+                       : pmem2_source_from_anon(&raw_source, bytes);
     if (rc != 0) {
       return Fail(Status::kNoMemory, what,
                   "libpmem2 cannot make an anonymous source: " + Pmem2Reason(rc));
@@ -200,7 +262,9 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
   } else {
     auto prepared = file.Prepare(bytes);
     if (!prepared) return prepared.take_error();
-    const int rc = pmem2_source_from_fd(&raw_source, file.fd());
+    const int rc = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
+                       ? -ENOMEM
+                       : pmem2_source_from_fd(&raw_source, file.fd());
     if (rc != 0) {
       const char* problem = file.is_device()
                                 ? "libpmem2 cannot use the character device (is it device DAX?): "
@@ -234,7 +298,7 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
   }
 
   pmem2_config* raw_config = nullptr;
-  int rc = pmem2_config_new(&raw_config);
+  int rc = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap) ? -ENOMEM : pmem2_config_new(&raw_config);
   if (rc != 0) {
     return Fail(Status::kNoMemory, what,
                 "libpmem2 cannot make a mapping configuration: " + Pmem2Reason(rc));
@@ -248,7 +312,9 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
                 "libpmem2 refuses the mapping configuration: " + Pmem2Reason(rc));
   }
   pmem2_map* raw_map = nullptr;
-  rc = pmem2_map_new(&raw_map, config.get(), source.get());
+  rc = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
+           ? -ENOMEM
+           : pmem2_map_new(&raw_map, config.get(), source.get());
   if (rc != 0) {
     return Fail(Status::kNoMemory, what,
                 "libpmem2 cannot map " + std::to_string(bytes) + " bytes: " + Pmem2Reason(rc));
@@ -260,11 +326,28 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
   m.bytes = bytes;
   m.granularity = pmem2_map_get_store_granularity(map.get());
   m.copy = pmem2_get_memcpy_fn(map.get());
+  m.set = pmem2_get_memset_fn(map.get());
   m.drain = pmem2_get_drain_fn(map.get());
+  BadBlocks bad = ReadBadBlocks(source.get());
+  m.badblocks_checked = bad.checked;
+  m.badblock_note = std::move(bad.note);
+  bad.ranges.insert(bad.ranges.end(), options.retired_ranges.begin(), options.retired_ranges.end());
+  m.bad_frames = FramesOverlapping(bad.ranges, bytes);
+  if (m.bad_frames.size() == bytes >> kPageShift) {
+    return Fail(Status::kIoError, what,
+                "every one of its " + std::to_string(bytes >> kPageShift) +
+                    " frames overlaps a bad block; there is no usable frame");
+  }
   if (options.prefault) {
     // A write per 4 KiB page: a read would map the zero page (anonymous memory) or leave the
     // DAX block allocation for the first store. The contents are not reused, so zero is fine.
+    // Bad frames are skipped: touching one is a SIGBUS.
+    size_t next_bad = 0;
     for (uint64_t off = 0; off < bytes; off += kPageSize) {
+      if (next_bad < m.bad_frames.size() && m.bad_frames[next_bad] == off >> kPageShift) {
+        ++next_bad;
+        continue;
+      }
       static_cast<volatile unsigned char*>(m.base)[off] = 0;
     }
   }
@@ -283,6 +366,7 @@ PmemTier::PmemTier(const PmemTierOptions& options, const Mapping& mapping)
       bytes_(mapping.bytes),
       granularity_(mapping.granularity),
       copy_(mapping.copy),
+      set_(mapping.set),
       // persist: non-temporal stores bypass the cache (nothing left to flush on cache_line
       // granularity), and the drain follows once per page in DoStore. Without persist, the copy
       // skips flushing but keeps its own closing fence, which orders its non-temporal stores
@@ -290,7 +374,17 @@ PmemTier::PmemTier(const PmemTierOptions& options, const Mapping& mapping)
       copy_flags_(options.persist ? (PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN)
                                   : PMEM2_F_MEM_NOFLUSH),
       drain_(options.persist ? mapping.drain : nullptr),
-      alloc_(static_cast<uint32_t>(mapping.bytes >> kPageShift)) {}
+      alloc_(static_cast<uint32_t>(mapping.bytes >> kPageShift)),
+      bad_frames_(mapping.bad_frames.size()),
+      badblocks_checked_(mapping.badblocks_checked),
+      badblock_note_(mapping.badblock_note) {
+  // Bad frames are allocated now and never freed: no store can ever be given one. The
+  // allocator is fresh, so each frame asked for is the one returned.
+  for (uint32_t f : mapping.bad_frames) {
+    [[maybe_unused]] const uint32_t got = alloc_.Allocate(f);
+    assert(got == f);
+  }
+}
 
 PmemTier::~PmemTier() {
   pmem2_map* map = map_;
@@ -313,10 +407,19 @@ bool PmemTier::is_dax() const {
 }
 
 Status PmemTier::DoStore(const void* page, TierHandle* handle) {
-  const uint32_t frame = alloc_.Allocate();
+  const uint32_t frame =
+      TIERSWAP_INJECT_FAULT(FaultSite::kFrameAlloc) ? FrameAllocator::kNoFrame : alloc_.Allocate();
   if (frame == FrameAllocator::kNoFrame) return Status::kNoSpace;
   copy_(FrameAddress(frame), page, kPageSize, copy_flags_);
-  if (drain_ != nullptr) drain_();
+  if (drain_ != nullptr) {
+    drain_();
+    // pmem2's drain cannot report a failure; a persist that failed (the seam simulates one)
+    // must reject the store and give the frame back, never accept a page that is not durable.
+    if (TIERSWAP_INJECT_FAULT(FaultSite::kPmemPersist)) {
+      alloc_.Free(frame);
+      return Status::kIoError;
+    }
+  }
   *handle = frame;
   return Status::kOk;
 }
@@ -326,13 +429,22 @@ Status PmemTier::DoLoad(TierHandle handle, void* page) {
   return Status::kOk;
 }
 
-void PmemTier::DoFree(TierHandle handle) { alloc_.Free(static_cast<uint32_t>(handle)); }
+void PmemTier::DoFree(TierHandle handle) {
+  if (scrub_on_free()) {
+    // Before the free, as in FrameTier; made as durable as a store would be.
+    set_(FrameAddress(handle), 0, kPageSize, copy_flags_);
+    if (drain_ != nullptr) drain_();
+  }
+  alloc_.Free(static_cast<uint32_t>(handle));
+}
 
 void PmemTier::DoExportStats(StatsSink& sink) const {
   sink.Text("path", path_);
   sink.Text("granularity", granularity());
   sink.Gauge("persist", persist_ ? 1 : 0);
   sink.Gauge("dax", is_dax() ? 1 : 0);
+  sink.Gauge("badblock_frames", bad_frames_);
+  sink.Gauge("badblocks_checked", badblocks_checked_ ? 1 : 0);
 }
 
 }  // namespace tierswap

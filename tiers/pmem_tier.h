@@ -25,6 +25,17 @@
 // Store is an allocation, one indirect call and, with persist, one drain. Load is a plain
 // memcpy from the mapping.
 //
+// Bad blocks. At open the tier asks libpmem2 for the source's bad blocks (uncorrectable media
+// errors; touching one through the mapping raises SIGBUS) and never uses, or prefaults, a frame
+// that overlaps one: those frames are taken out of the capacity and reported as
+// badblock_frames. libpmem2 cannot list bad blocks of anonymous memory, and reads them only
+// through ndctl for DAX sources (an ordinary file reports none); where it cannot, the tier says
+// so (badblocks_checked = 0) and opens anyway. A block that goes bad after open is not handled:
+// a load from it raises SIGBUS in the loading thread (there is no SIGBUS-safe copy).
+//
+// scrub_on_free zeroes a freed frame with libpmem2's memset, flushed and drained like a store
+// when persist is on, so the pool file keeps no freed page either.
+//
 // Thread-safety: as Tier.
 #ifndef TIERSWAP_TIERS_PMEM_TIER_H_
 #define TIERSWAP_TIERS_PMEM_TIER_H_
@@ -33,6 +44,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tiers/frame_allocator.h"
 #include "tiers/page.h"
@@ -58,6 +70,13 @@ struct PmemTierOptions {
   // Touch every frame at open so the first stores do not pay for page faults (on DAX, block
   // allocation under MAP_SYNC).
   bool prefault = true;
+  // Byte ranges of the pool to treat as bad blocks besides those libpmem2 reports: a range known
+  // bad by other means (and the tests' way to exercise the bad-block path without bad media).
+  struct ByteRange {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  std::vector<ByteRange> retired_ranges;
 };
 
 class PmemTier final : public Tier {
@@ -73,6 +92,13 @@ class PmemTier final : public Tier {
   bool is_dax() const;
   bool persist() const { return persist_; }
   const std::string& path() const { return path_; }
+  // Frames never used because they overlap a bad block (or a retired range).
+  uint64_t badblock_frames() const { return bad_frames_; }
+  // Whether libpmem2 could list the source's bad blocks at open (false: anonymous memory, or
+  // the query failed; see badblock_note()).
+  bool badblocks_checked() const { return badblocks_checked_; }
+  // What the bad-block query said, for the probe and the CLI: "" when it succeeded.
+  const std::string& badblock_note() const { return badblock_note_; }
   // Address of the frame behind a handle: for tests that inspect the mapping.
   unsigned char* FrameAddress(TierHandle handle) const {
     return base_ + (size_t{static_cast<uint32_t>(handle)} << kPageShift);
@@ -83,15 +109,21 @@ class PmemTier final : public Tier {
   Status DoStore(const void* page, TierHandle* handle) override;
   Status DoLoad(TierHandle handle, void* page) override;
   void DoFree(TierHandle handle) override;
-  uint64_t DoCapacityBytes() const override { return bytes_; }
-  uint64_t DoUsedBytes() const override { return uint64_t{alloc_.used()} * kPageSize; }
+  // Bad frames are permanently allocated, so they count neither as capacity nor as use.
+  uint64_t DoCapacityBytes() const override { return bytes_ - bad_frames_ * kPageSize; }
+  uint64_t DoUsedBytes() const override {
+    return (uint64_t{alloc_.used()} - bad_frames_) * kPageSize;
+  }
   size_t DoMetadataBytes() const override { return alloc_.MetadataBytes(); }
-  // path (text), granularity (text), persist (0/1), dax (0/1).
+  uint64_t DoHandleSpace() const override { return alloc_.frames(); }
+  // path (text), granularity (text), persist (0/1), dax (0/1), badblock_frames,
+  // badblocks_checked.
   void DoExportStats(StatsSink& sink) const override;
 
  private:
   // Same signatures as libpmem2's pmem2_memcpy_fn and pmem2_drain_fn.
   using CopyFn = void* (*)(void* dest, const void* src, size_t len, unsigned flags);
+  using SetFn = void* (*)(void* dest, int c, size_t len, unsigned flags);
   using DrainFn = void (*)();
 
   struct Mapping {
@@ -100,7 +132,11 @@ class PmemTier final : public Tier {
     uint64_t bytes;
     int granularity;  // enum pmem2_granularity
     CopyFn copy;
+    SetFn set;
     DrainFn drain;
+    std::vector<uint32_t> bad_frames;  // sorted, unique
+    bool badblocks_checked;
+    std::string badblock_note;
   };
 
   PmemTier(const PmemTierOptions& options, const Mapping& mapping);
@@ -112,9 +148,13 @@ class PmemTier final : public Tier {
   const uint64_t bytes_;
   const int granularity_;
   const CopyFn copy_;
+  const SetFn set_;  // zeroes freed frames (scrub_on_free), with copy_flags_
   const unsigned copy_flags_;
   const DrainFn drain_;  // nullptr when stores need no drain (persist=false)
   FrameAllocator alloc_;
+  const uint64_t bad_frames_;
+  const bool badblocks_checked_;
+  const std::string badblock_note_;
 };
 
 }  // namespace tierswap

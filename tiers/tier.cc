@@ -1,6 +1,48 @@
 #include "tiers/tier.h"
 
+#include <cstring>
+
 namespace tierswap {
+namespace {
+
+// Why this thread's last failed Load/MoveOut failed (Tier::LastFailureWasChecksum). Written only
+// on failure paths.
+thread_local bool t_last_failure_was_checksum = false;
+
+}  // namespace
+
+Result<void> Tier::EnableChecksums() {
+  const std::string what = "tier '" + name_ + "'";
+  if (sums_ != nullptr) return {};
+  const uint64_t slots = DoHandleSpace();
+  if (slots == 0) {
+    return MakeError(Status::kInvalidArgument,
+                     what + " (kind " + TierKindName(kind_) + ") cannot keep page checksums.");
+  }
+  if (stored_pages() != 0) {
+    return MakeError(Status::kInvalidArgument,
+                     what + ": checksums must be enabled before the tier holds pages.");
+  }
+  auto sums = PageChecksums::Create(slots, what);
+  if (!sums) return sums.take_error();
+  sums_ = std::move(sums).value();
+  return {};
+}
+
+bool Tier::LastFailureWasChecksum() { return t_last_failure_was_checksum; }
+
+Status Tier::LoadFailed(Status s) {
+  t_last_failure_was_checksum = false;
+  return s;
+}
+
+Status Tier::ChecksumMismatch(void* page) {
+  t_last_failure_was_checksum = true;
+  counters_.Add(kChecksumFailures);
+  // The bytes failed their check: the caller must not get them even if it ignores the status.
+  std::memset(page, 0, kPageSize);
+  return Status::kIoError;
+}
 
 void Tier::ExportStats(StatsSink& sink) const {
   sink.Text("name", name_);
@@ -22,6 +64,9 @@ void Tier::ExportStats(StatsSink& sink) const {
   sink.Counter("migrated_bytes", counters_.Sum(kMigratedBytes));
   sink.Counter("wasted_migrations", counters_.Sum(kWastedMigrations));
   sink.Gauge("metadata_bytes", MetadataBytes());
+  sink.Gauge("checksum", sums_ != nullptr ? 1 : 0);
+  sink.Counter("checksum_failures", counters_.Sum(kChecksumFailures));
+  sink.Gauge("scrub_on_free", scrub_on_free_ ? 1 : 0);
   if (timed_) {
     sink.Histogram("load_latency_ns", load_latency_.Snapshot());
     sink.Histogram("store_latency_ns", store_latency_.Snapshot());
@@ -69,7 +114,7 @@ void Tier::SpinUntilEmulated(uint64_t start, uint64_t latency_ticks) const {
 Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, uint64_t start) {
   // An emulated operation reads the clock anyway, so every one is recorded, not a sample.
   if (start == 0) start = TscNow();
-  const Status s = DoStoreHinted(page, hint, handle);
+  const Status s = StoreChecked(page, hint, handle);
   if (s != Status::kOk) {
     counters_.Add(kStoreRejects);
     return s;
@@ -82,7 +127,7 @@ Status Tier::EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, 
 
 Status Tier::EmulatedLoad(TierHandle handle, void* page, uint64_t start) {
   if (start == 0) start = TscNow();  // as in EmulatedStore: every operation is recorded
-  const Status s = DoLoad(handle, page);
+  const Status s = LoadChecked(handle, page);
   if (s != Status::kOk) {
     counters_.Add(kLoadErrors);
     return s;

@@ -20,6 +20,15 @@
 //    guarantees that a handle is never loaded and freed concurrently.
 //  - No allocation, logging or system call in DoStore/DoLoad/DoFree's common case.
 //
+// Integrity and hygiene also live here, so every tier gets them the same way:
+//  - checksums (EnableChecksums; config `checksum = true`, tiers/page_checksum.h): Store,
+//    Overwrite and MoveIn record a checksum of the page per handle; Load and MoveOut verify what
+//    they return. A mismatch is kIoError, counted as checksum_failures; the caller's buffer is
+//    zeroed (never the corrupt bytes) and the page stays where it is.
+//  - scrub on free (SetScrubOnFree; [backend] scrub_on_free): DoFree zeroes the memory the page
+//    occupied before the room can be reused, so no later store, of any type, lands next to
+//    or on top of a previous tenant's bytes, and no scan of the tier's memory finds them.
+//
 // Emulation of slower media (PCM, CXL, a loaded far node) works on any tier and lives here, so
 // every tier gets it the same way: with a TierEmulation set at open, each successful Store/Load
 // takes at least `latency + max(copy time, 4 KiB at bandwidth_mbps)`, enforced by a calibrated
@@ -29,11 +38,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "tiers/latency_histogram.h"
+#include "tiers/page_checksum.h"
 #include "tiers/page_copy.h"
+#include "tiers/result.h"
 #include "tiers/sharded_counter.h"
 #include "tiers/stats_sink.h"
 #include "tiers/status.h"
@@ -92,7 +104,7 @@ class Tier {
     }
     const uint64_t start = Sampled() ? TscNow() : 0;
     if (emulated_) return EmulatedStore(page, handle, hint, start);
-    const Status s = DoStoreHinted(page, hint, handle);
+    const Status s = StoreChecked(page, hint, handle);
     counters_.Add(s == Status::kOk ? kStores : kStoreRejects);
     if (start != 0 && s == Status::kOk) store_latency_.Record(ElapsedNs(start));
     return s;
@@ -106,6 +118,7 @@ class Tier {
     const uint64_t start = emulated_ || sampled ? TscNow() : 0;
     const Status s = DoOverwrite(handle, page);
     if (s == Status::kOk) {
+      if (sums_ != nullptr) sums_->Record(handle, page);
       if (emulated_) Emulate(start, write_ticks_, kRawStoreTicks);
       counters_.Add(kOverwrites);
       if (sampled) store_latency_.Record(ElapsedNs(start));
@@ -123,11 +136,13 @@ class Tier {
   static uint32_t HintFrame(uint64_t hint, uint32_t frames) {
     return static_cast<uint32_t>(hint % frames);
   }
-  // Copies the page named by `handle` into `page` (4 KiB).
+  // Copies the page named by `handle` into `page` (4 KiB). kIoError: the tier could not return
+  // it (`page` may hold part of it), or, with checksums on, it failed its checksum (`page` is
+  // zeroed); either way the page stays held.
   [[nodiscard]] Status Load(TierHandle handle, void* page) {
     const uint64_t start = Sampled() ? TscNow() : 0;
     if (emulated_) return EmulatedLoad(handle, page, start);
-    const Status s = DoLoad(handle, page);
+    const Status s = LoadChecked(handle, page);
     counters_.Add(s == Status::kOk ? kLoads : kLoadErrors);
     if (start != 0 && s == Status::kOk) load_latency_.Record(ElapsedNs(start));
     return s;
@@ -140,10 +155,12 @@ class Tier {
 
   // The mover's access (placement/page_mover.h): a page leaving this tier for another
   // (`promotion`: to a faster one) is read with MoveOut, and arrives with MoveIn. They behave as
-  // Load and Store (emulation included) but are counted as migrations, not as guest traffic.
+  // Load and Store (emulation included, checksums too: a page that fails its checksum is not
+  // moved, so the mover never spreads a corrupt page) but are counted as migrations, not as
+  // guest traffic.
   [[nodiscard]] Status MoveOut(TierHandle handle, void* page, bool promotion) {
     const uint64_t start = emulated_ ? TscNow() : 0;
-    const Status s = DoLoad(handle, page);
+    const Status s = LoadChecked(handle, page);
     if (s == Status::kOk) {
       if (emulated_) SpinUntilEmulated(start, read_ticks_);
       counters_.Add(promotion ? kPromotionsOut : kDemotionsOut);
@@ -153,7 +170,7 @@ class Tier {
   [[nodiscard]] Status MoveIn(const void* page, TierHandle* handle, uint64_t hint, bool promotion) {
     if (limited_.load(std::memory_order_relaxed) && !RoomUnderLimit()) return Status::kNoSpace;
     const uint64_t start = emulated_ ? TscNow() : 0;
-    const Status s = DoStoreHinted(page, hint, handle);
+    const Status s = StoreChecked(page, hint, handle);
     if (s == Status::kOk) {
       if (emulated_) SpinUntilEmulated(start, write_ticks_);
       counters_.Add(kMovedIn);
@@ -179,15 +196,19 @@ class Tier {
 
   // The probe's access (placement/probe.h): the same path as Store/Load/Free, emulation
   // included, but not counted in the statistics, so measuring a tier does not look like use.
+  // With checksums on, a probe load pays for the checksum but is not failed by it: the probe
+  // owns its pages and overwrites them (its pointer chase) between loads.
   [[nodiscard]] Status ProbeStore(const void* page, TierHandle* handle) {
     const uint64_t start = emulated_ ? TscNow() : 0;
     const Status s = DoStore(page, handle);
+    if (s == Status::kOk && sums_ != nullptr) sums_->Record(*handle, page);
     if (s == Status::kOk && emulated_) SpinUntilEmulated(start, write_ticks_);
     return s;
   }
   [[nodiscard]] Status ProbeLoad(TierHandle handle, void* page) {
     const uint64_t start = emulated_ ? TscNow() : 0;
     const Status s = DoLoad(handle, page);
+    if (s == Status::kOk && sums_ != nullptr) (void)sums_->Matches(handle, page);
     if (s == Status::kOk && emulated_) SpinUntilEmulated(start, read_ticks_);
     return s;
   }
@@ -197,6 +218,26 @@ class Tier {
   virtual unsigned char* DirectAddress(TierHandle /*handle*/) const { return nullptr; }
   // The NUMA node the tier's memory is on, or -1 when not bound to one.
   virtual int BoundNode() const { return -1; }
+
+  // Keeps a checksum of every page stored from now on and verifies it on every load (see the
+  // file comment). Cold: reserves the side array. Call once, before the tier is shared and
+  // before it holds pages. Fails for a tier whose handles are not dense (HandleSpace() == 0).
+  Result<void> EnableChecksums();
+  bool checksums() const { return sums_ != nullptr; }
+  // Loads and moves refused because the page failed its checksum.
+  uint64_t checksum_failures() const { return counters_.Sum(kChecksumFailures); }
+  // Handles this tier gives out are below this (frame count, or the compressed tier's handle
+  // ids); 0 when they are not dense, and checksums cannot be kept.
+  uint64_t HandleSpace() const { return DoHandleSpace(); }
+  // Whether the calling thread's last failed Load or MoveOut (of any tier) failed because the
+  // page did not match its checksum, as opposed to the tier failing to read it. Like errno:
+  // meaningful right after a kIoError.
+  static bool LastFailureWasChecksum();
+
+  // Zero the memory of every page freed from now on (see the file comment). Call before the
+  // tier is shared.
+  void SetScrubOnFree(bool on) { scrub_on_free_ = on; }
+  bool scrub_on_free() const { return scrub_on_free_; }
 
   uint64_t capacity_bytes() const { return DoCapacityBytes(); }
   // Memory the tier holds for stored pages, fragmentation included.
@@ -209,8 +250,13 @@ class Tier {
   // Pages stored on the tier, in-place replacements of a stored page included.
   uint64_t stores() const { return counters_.Sum(kStores) + counters_.Sum(kOverwrites); }
   uint64_t loads() const { return counters_.Sum(kLoads); }
-  // Bytes of DRAM the tier spends on bookkeeping (allocator bitmaps, counters).
-  size_t MetadataBytes() const { return DoMetadataBytes() + decltype(counters_)::MemoryBytes(); }
+  // Bytes of DRAM the tier spends on bookkeeping (allocator bitmaps, counters, latency
+  // histograms, checksums).
+  size_t MetadataBytes() const {
+    return DoMetadataBytes() + decltype(counters_)::MemoryBytes() +
+           2 * ShardedLatencyHistogram::MemoryBytes() +
+           (sums_ != nullptr ? sums_->ResidentBytes() : 0);
+  }
 
   // name, kind, capacity_bytes, used_bytes, stored_pages, stores, loads, ... then DoExportStats.
   void ExportStats(StatsSink& sink) const;
@@ -259,6 +305,8 @@ class Tier {
   virtual uint64_t DoUsedBytes() const = 0;
   virtual size_t DoMetadataBytes() const { return 0; }
   virtual void DoExportStats(StatsSink& /*sink*/) const {}
+  // See HandleSpace(). Tiers whose handles are dense return their count.
+  virtual uint64_t DoHandleSpace() const { return 0; }
 
  private:
   enum Counter : size_t {
@@ -279,8 +327,31 @@ class Tier {
     kInjectedStoreTicks,
     kRawLoadTicks,
     kInjectedLoadTicks,
+    kChecksumFailures,
     kNumCounters
   };
+
+  // DoStoreHinted, then the checksum of the stored page (when on).
+  Status StoreChecked(const void* page, uint64_t hint, TierHandle* handle) {
+    const Status s = DoStoreHinted(page, hint, handle);
+    if (sums_ != nullptr && s == Status::kOk) sums_->Record(*handle, page);
+    return s;
+  }
+  // DoLoad, then the check of what it returned (when on).
+  Status LoadChecked(TierHandle handle, void* page) {
+    const Status s = DoLoad(handle, page);
+    if (s != Status::kOk) [[unlikely]] {
+      return LoadFailed(s);
+    }
+    if (sums_ != nullptr && !sums_->Matches(handle, page)) [[unlikely]] {
+      return ChecksumMismatch(page);
+    }
+    return s;
+  }
+  // The failure paths of LoadChecked: note why for LastFailureWasChecksum; a mismatch is
+  // counted and zeroes `page`.
+  [[gnu::cold]] static Status LoadFailed(Status s);
+  [[gnu::cold]] Status ChecksumMismatch(void* page);
 
   Status EmulatedStore(const void* page, TierHandle* handle, uint64_t hint, uint64_t start);
   Status EmulatedLoad(TierHandle handle, void* page, uint64_t start);
@@ -302,6 +373,8 @@ class Tier {
   bool timed_ = true;
   double ns_per_tick_ = 1.0 / TscTicksPerNs();
   bool overwritable_ = false;
+  bool scrub_on_free_ = false;
+  std::unique_ptr<PageChecksums> sums_;  // null: checksums off
   std::atomic<bool> limited_{false};
   std::atomic<uint64_t> limit_bytes_{0};
   const unsigned char* hint_base_ = nullptr;

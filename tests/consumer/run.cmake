@@ -22,9 +22,15 @@ if(NOT main_PKG_CONFIG_EXECUTABLE)
   find_program(main_PKG_CONFIG_EXECUTABLE NAMES pkg-config pkgconf REQUIRED)
 endif()
 set(c_flags "")
+set(link_flags "")
 if(main_TIERSWAP_SANITIZE)
   # A sanitized libtierswap.so needs its runtime loaded first: build the consumer with it too.
   set(c_flags "-fsanitize=${main_TIERSWAP_SANITIZE}")
+  # clang's C driver leaves out the runtime's C++ part, which the library's UBSan vptr checks
+  # call (the top-level CMakeLists.txt does the same for its C executables).
+  if(main_CMAKE_C_COMPILER MATCHES "clang")
+    set(link_flags "-fsanitize-link-c++-runtime -lstdc++")
+  endif()
 endif()
 
 set(work "${BINARY_DIR}/consumer-test")
@@ -75,7 +81,8 @@ set(cmake_build "${work}/cmake-build")
 run_step("configure the find_package consumer"
   COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/consumer" -B "${cmake_build}"
           -G "${GENERATOR}" "-DCMAKE_PREFIX_PATH=${prefix}"
-          "-DCMAKE_C_COMPILER=${main_CMAKE_C_COMPILER}" "-DCMAKE_C_FLAGS=${c_flags}")
+          "-DCMAKE_C_COMPILER=${main_CMAKE_C_COMPILER}" "-DCMAKE_C_FLAGS=${c_flags}"
+          "-DCMAKE_EXE_LINKER_FLAGS=${link_flags}")
 run_step("build the find_package consumer"
   COMMAND "${CMAKE_COMMAND}" --build "${cmake_build}")
 # No LD_LIBRARY_PATH: the build tree's RPATH must find the installed library.
@@ -87,10 +94,12 @@ run_step("pkg-config --cflags --libs tierswap" OUTPUT_VARIABLE pkg_flags
   COMMAND ${pkg_env} "${main_PKG_CONFIG_EXECUTABLE}" --cflags --libs tierswap)
 separate_arguments(pkg_flags UNIX_COMMAND "${pkg_flags}")
 separate_arguments(c_flags_list UNIX_COMMAND "${c_flags}")
+separate_arguments(link_flags_list UNIX_COMMAND "${link_flags}")
 set(pkg_consumer "${work}/pkg-config-consumer")
 run_step("compile consumer.c with pkg-config flags"
   COMMAND "${main_CMAKE_C_COMPILER}" -std=c11 -Wall -Werror ${c_flags_list}
-          "${SOURCE_DIR}/tests/consumer/consumer.c" -o "${pkg_consumer}" ${pkg_flags})
+          "${SOURCE_DIR}/tests/consumer/consumer.c" -o "${pkg_consumer}" ${pkg_flags}
+          ${link_flags_list})
 run_step("run the pkg-config consumer"
   COMMAND "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${lib_dir}" "${pkg_consumer}" "${version}")
 

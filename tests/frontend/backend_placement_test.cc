@@ -38,7 +38,9 @@ std::unique_ptr<Backend> Open(const Layout& l) {
   tiers.push_back(MakeDram(l.slow_pages, "slow"));
   BackendOptions o;
   o.placement.policy = l.policy;
-  o.placement.background = false;   // pages move only in Maintain(): deterministic
+  o.placement.background = false;     // pages move only in Maintain(): deterministic
+  o.placement.high_watermark = 0.95;  // the figures below are worked out for these
+  o.placement.low_watermark = 0.85;
   o.placement.probe_budget_ms = 0;  // rank in configuration order
   o.placement.max_migration_mbps = l.max_mbps;
   o.placement.min_residency_ms = l.residency_ms;
@@ -317,6 +319,32 @@ TEST(BackendPlacementTest, ShrinkToZeroAndOfflineLoseNoPage) {
     EXPECT_EQ(b->TierOnline(1), Status::kOk);
     ASSERT_TRUE(b->SetTierCapacity(0, 64 * kPageSize).ok());
     EXPECT_EQ(b->Store(0, 500, PatternPage(500).data()), Status::kOk);
+  }
+}
+
+int RefuseWriteback(void* ctx, unsigned, uint64_t, const void*) {
+  ++*static_cast<int*>(ctx);
+  return -1;
+}
+
+// A guest that cannot take a page back (its callback fails) keeps it loadable here: the page is
+// neither dropped nor counted as written back, and the call reports it as remaining.
+TEST(BackendPlacementTest, RefusedWritebackKeepsThePageAndCountsIt) {
+  auto b = Open(Layout{.fast_pages = 16, .slow_pages = 16});
+  int calls = 0;
+  b->SetWriteback(&RefuseWriteback, &calls);
+  ASSERT_EQ(b->Init(0, 0), Status::kOk);
+  for (uint64_t o = 0; o < 24; ++o) ASSERT_EQ(b->Store(0, o, PatternPage(o).data()), Status::kOk);
+  auto r = b->TierOffline(0);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 8u) << "16 slots on the slow tier, 24 pages: 8 remain on the offline tier";
+  EXPECT_EQ(calls, 8);
+  EXPECT_EQ(Stat(*b, "mover_writeback_failures"), 8u);
+  EXPECT_EQ(Stat(*b, "mover_written_back"), 0u);
+  PageBuf out{};
+  for (uint64_t o = 0; o < 24; ++o) {
+    ASSERT_EQ(b->Load(0, o, out.data()), Status::kOk) << o;
+    EXPECT_EQ(out, PatternPage(o)) << o;
   }
 }
 

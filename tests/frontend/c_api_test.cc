@@ -665,6 +665,58 @@ TEST_F(CApiPrometheusTest, StatsPrometheusRejectsNullArguments) {
   EXPECT_EQ(Message(), "tierswap_stats_prometheus: buf is NULL but len is 10");
 }
 
+// A tier with checksums: a page corrupted behind tierswap's back (here through the pmem pool
+// file, the way a media error or a stray writer would) loads as -EIO with a message naming the
+// tier, type and offset, the buffer comes back zeroed, and the failure is counted.
+TEST(CApiChecksumTest, CorruptPageIsEioWithAMessageNamingTierTypeAndOffset) {
+  const std::string pool = (std::filesystem::temp_directory_path() /
+                            ("tierswap-c-api-checksum-" + std::to_string(getpid()) + ".pool"))
+                               .string();
+  TempConfig config(
+      "[placement]\nprobe_budget_ms = 0\nbackground = false\n"
+      "[[tier]]\nname = \"pm\"\nkind = \"pmem\"\npath = \"" +
+      pool + "\"\ncapacity = \"256KiB\"\nchecksum = true\n");
+  tierswap* ts = nullptr;
+  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_init(ts, 5, 0), 0) << Message();
+  const Page page = RandomPage(42);
+  ASSERT_EQ(tierswap_store(ts, 5, 77, page.data()), 0) << Message();
+
+  bool corrupted = false;
+  {
+    std::fstream f(pool, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.good()) << pool;
+    Page frame;
+    for (std::streamoff off = 0;
+         !corrupted && f.read(reinterpret_cast<char*>(frame.data()), frame.size());
+         off += frame.size()) {
+      if (frame != page) continue;
+      f.seekp(off + 2000);
+      const char flipped = static_cast<char>(frame[2000] ^ 0x01);
+      f.write(&flipped, 1);
+      corrupted = f.good();
+    }
+  }
+  ASSERT_TRUE(corrupted) << "the stored page is not in " << pool;
+
+  Page out;
+  out.fill(0xEE);
+  EXPECT_EQ(tierswap_load(ts, 5, 77, out.data()), -EIO);
+  const std::string msg = Message();
+  for (const char* part : {"tierswap_load", "checksum", "tier 'pm'", "type 5", "offset 77"}) {
+    EXPECT_NE(msg.find(part), std::string::npos) << part << " missing from: " << msg;
+  }
+  EXPECT_EQ(out, Page{}) << "after -EIO the buffer is zeroed";
+
+  const int n = tierswap_stats_json(ts, nullptr, 0);
+  ASSERT_GT(n, 0) << Message();
+  std::string json(static_cast<size_t>(n) + 1, '\0');
+  ASSERT_EQ(tierswap_stats_json(ts, json.data(), json.size()), n) << Message();
+  EXPECT_NE(json.find("\"checksum_failures\":1"), std::string::npos);
+  tierswap_close(&ts);
+  std::filesystem::remove(pool);
+}
+
 TEST(CApiStatsServiceTest, OpenFailsWhenStatsListenIsNotLoopback) {
   TempConfig config(std::string(kTwoTiers) + "[stats]\nlisten = \"0.0.0.0:9464\"\n");
   tierswap* ts = reinterpret_cast<tierswap*>(uintptr_t{0x1});

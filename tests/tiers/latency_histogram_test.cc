@@ -18,7 +18,9 @@ TEST(LatencyHistogramTest, BucketsAreOrderedAndCoverEveryValue) {
   for (uint64_t v : {0ull, 1ull, 63ull, 64ull, 100ull, 1000ull, 4095ull, 4096ull, 123456789ull}) {
     const size_t b = ShardedLatencyHistogram::BucketOf(v);
     EXPECT_LT(v, ShardedLatencyHistogram::UpperBound(b)) << v;
-    if (b > 0) EXPECT_GE(v, ShardedLatencyHistogram::UpperBound(b - 1)) << v;
+    if (b > 0) {
+      EXPECT_GE(v, ShardedLatencyHistogram::UpperBound(b - 1)) << v;
+    }
   }
 }
 

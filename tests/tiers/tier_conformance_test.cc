@@ -1,4 +1,7 @@
-// The conformance suite every Tier must pass. Adding a tier = one INSTANTIATE line at the end.
+// The conformance suite every Tier must pass. Adding a tier = one line in Factories() at the end.
+// Every tier also runs the suite a second time with page checksums and scrub_on_free on (the
+// `_checked` instances): integrity and hygiene are the base class's, so they must hold on every
+// tier the same way.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -23,7 +26,32 @@ namespace tierswap {
 namespace {
 
 using testing::PageBuf;
+using testing::PatternPage;
 using testing::TextPage;
+
+// Half random bytes, half zeros: compressed, the random half is stored as literals, so a byte
+// flipped in the middle of the codec output changes one byte of the page rather than breaking
+// the stream (a corruption that only a checksum can see).
+PageBuf HalfRandomPage(uint64_t seed) {
+  PageBuf p = PatternPage(seed);
+  std::fill(p.begin() + kPageSize / 2, p.end(), 0);
+  return p;
+}
+
+// A byte of the tier's own copy of the page behind `h`, and how many such bytes there are:
+// the frame (raw tiers), or the codec output (compressed tier).
+unsigned char* StoredCopy(Tier& tier, TierHandle h, uint32_t* size) {
+  if (unsigned char* frame = tier.DirectAddress(h)) {
+    *size = kPageSize;
+    return frame;
+  }
+  if (auto* c = dynamic_cast<CompressedTier*>(&tier)) return c->StoredBytes(h, size);
+  return nullptr;
+}
+
+bool AllZero(const unsigned char* p, size_t n) {
+  return std::all_of(p, p + n, [](unsigned char c) { return c == 0; });
+}
 
 struct TierFactory {
   std::string name;
@@ -155,6 +183,78 @@ TEST_P(TierConformanceTest, ConcurrentStoreLoadFreeOnDisjointHandles) {
   EXPECT_EQ(tier->stored_pages(), 0u);
 }
 
+TEST_P(TierConformanceTest, OverwriteReplacesThePageOrDeclines) {
+  auto tier = Open(16);
+  ASSERT_TRUE(tier);
+  TierHandle h;
+  ASSERT_EQ(tier->Store(TextPage(1).data(), &h), Status::kOk);
+  const Status s = tier->Overwrite(h, TextPage(2).data());
+  ASSERT_TRUE(s == Status::kOk || s == Status::kRejected) << StatusName(s);
+  PageBuf out{};
+  ASSERT_EQ(tier->Load(h, out.data()), Status::kOk);
+  // Replaced in place (its checksum too), or untouched.
+  EXPECT_EQ(out, TextPage(s == Status::kOk ? 2 : 1));
+  tier->Free(h);
+}
+
+TEST_P(TierConformanceTest, PageMovedInAndOutLoadsBackByteExact) {
+  auto tier = Open(16);
+  ASSERT_TRUE(tier);
+  TierHandle h;
+  ASSERT_EQ(tier->MoveIn(TextPage(5).data(), &h, /*hint=*/5, /*promotion=*/false), Status::kOk);
+  PageBuf out{};
+  ASSERT_EQ(tier->MoveOut(h, out.data(), /*promotion=*/true), Status::kOk);
+  EXPECT_EQ(out, TextPage(5));
+  ASSERT_EQ(tier->Load(h, out.data()), Status::kOk);
+  EXPECT_EQ(out, TextPage(5));
+  tier->Free(h);
+  EXPECT_EQ(tier->stored_pages(), 0u);
+}
+
+TEST_P(TierConformanceTest, CorruptedCopyFailsItsChecksumOnlyWhenChecksumsAreOn) {
+  auto tier = Open(16);
+  ASSERT_TRUE(tier);
+  TierHandle h;
+  const PageBuf page = HalfRandomPage(9);
+  ASSERT_EQ(tier->Store(page.data(), &h), Status::kOk);
+  uint32_t size = 0;
+  unsigned char* copy = StoredCopy(*tier, h, &size);
+  ASSERT_NE(copy, nullptr) << "no way to reach the tier's copy of a page";
+  copy[size / 4] ^= 0x5A;  // behind the tier's back
+  PageBuf out;
+  out.fill(0xEE);
+  const Status s = tier->Load(h, out.data());
+  if (tier->checksums()) {
+    EXPECT_EQ(s, Status::kIoError);
+    EXPECT_TRUE(Tier::LastFailureWasChecksum());
+    EXPECT_EQ(tier->checksum_failures(), 1u);
+    EXPECT_TRUE(AllZero(out.data(), kPageSize)) << "the corrupt bytes were handed back";
+    // The mover cannot take it elsewhere either.
+    EXPECT_EQ(tier->MoveOut(h, out.data(), false), Status::kIoError);
+    EXPECT_EQ(tier->checksum_failures(), 2u);
+  } else {
+    // Nothing else notices: the flipped byte comes back as data.
+    ASSERT_EQ(s, Status::kOk);
+    EXPECT_NE(out, page);
+    EXPECT_EQ(tier->checksum_failures(), 0u);
+  }
+  tier->Free(h);
+}
+
+TEST_P(TierConformanceTest, FreedCopyIsZeroedOnlyWhenScrubbing) {
+  auto tier = Open(16);
+  ASSERT_TRUE(tier);
+  TierHandle h;
+  ASSERT_EQ(tier->Store(TextPage(3).data(), &h), Status::kOk);
+  uint32_t size = 0;
+  unsigned char* copy = StoredCopy(*tier, h, &size);
+  ASSERT_NE(copy, nullptr);
+  ASSERT_FALSE(AllZero(copy, size));
+  tier->Free(h);
+  // The memory stays mapped (it belongs to the tier), so it can be read after the free.
+  EXPECT_EQ(AllZero(copy, size), tier->scrub_on_free());
+}
+
 std::string FactoryName(const ::testing::TestParamInfo<TierFactory>& info) {
   return info.param.name;
 }
@@ -239,24 +339,43 @@ std::unique_ptr<Tier> OpenEmulated(uint64_t pages) {
   return t;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Tiers, TierConformanceTest,
-    ::testing::Values(
-        TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
-        TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }},
-        TierFactory{"numa_node0", OpenNuma0},
-        TierFactory{"numa_node1_far", [](uint64_t p) { return OpenNuma(p, 1); },
-                    [] { return HasNode(1); }},
-        TierFactory{"numa_node2_far", [](uint64_t p) { return OpenNuma(p, 2); },
-                    [] { return HasNode(2); }},
-        TierFactory{"pmem_dax", OpenDaxPmem, [] { return DaxDir() != nullptr; }},
-        TierFactory{"pmem_anon", [](uint64_t p) { return OpenPmem(p, false, false); }},
-        TierFactory{"pmem_file", [](uint64_t p) { return OpenPmem(p, true, false); }},
-        TierFactory{"pmem_file_persist", [](uint64_t p) { return OpenPmem(p, true, true); }},
-        TierFactory{"compressed_lz4", [](uint64_t p) { return OpenCompressed(p, Codec::kLz4); }},
-        TierFactory{"compressed_zstd", [](uint64_t p) { return OpenCompressed(p, Codec::kZstd); }},
-        TierFactory{"emulated_pcm", OpenEmulated}),
-    FactoryName);
+// The same tier with page checksums and scrub_on_free on.
+TierFactory Checked(TierFactory f) {
+  f.name += "_checked";
+  f.open = [open = f.open](uint64_t pages) -> std::unique_ptr<Tier> {
+    auto t = open(pages);
+    if (!t) return nullptr;
+    Result<void> r = t->EnableChecksums();
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    if (!r) return nullptr;
+    t->SetScrubOnFree(true);
+    return t;
+  };
+  return f;
+}
+
+std::vector<TierFactory> Factories() {
+  std::vector<TierFactory> plain = {
+      TierFactory{"dram", [](uint64_t p) { return OpenDram(p, true); }},
+      TierFactory{"dram_lazy", [](uint64_t p) { return OpenDram(p, false); }},
+      TierFactory{"numa_node0", OpenNuma0},
+      TierFactory{"numa_node1_far", [](uint64_t p) { return OpenNuma(p, 1); },
+                  [] { return HasNode(1); }},
+      TierFactory{"numa_node2_far", [](uint64_t p) { return OpenNuma(p, 2); },
+                  [] { return HasNode(2); }},
+      TierFactory{"pmem_dax", OpenDaxPmem, [] { return DaxDir() != nullptr; }},
+      TierFactory{"pmem_anon", [](uint64_t p) { return OpenPmem(p, false, false); }},
+      TierFactory{"pmem_file", [](uint64_t p) { return OpenPmem(p, true, false); }},
+      TierFactory{"pmem_file_persist", [](uint64_t p) { return OpenPmem(p, true, true); }},
+      TierFactory{"compressed_lz4", [](uint64_t p) { return OpenCompressed(p, Codec::kLz4); }},
+      TierFactory{"compressed_zstd", [](uint64_t p) { return OpenCompressed(p, Codec::kZstd); }},
+      TierFactory{"emulated_pcm", OpenEmulated}};
+  std::vector<TierFactory> all = plain;
+  for (const TierFactory& f : plain) all.push_back(Checked(f));
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiers, TierConformanceTest, ::testing::ValuesIn(Factories()), FactoryName);
 
 TEST(DramTierTest, OpenRefusesCapacityBelowOnePage) {
   DramTierOptions o;

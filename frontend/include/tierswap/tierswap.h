@@ -11,7 +11,8 @@
  *       -ENOENT  a load missed: the slot holds no page
  *       -EINVAL  a bad argument: NULL handle or buffer, type >= 32, offset >= nr_pages
  *       -ENODEV  the type was not initialised (or its area was invalidated since)
- *       -EIO     a tier failed to return a page it holds
+ *       -EIO     a tier failed to return a page it holds, or the page failed its checksum
+ *                (a tier with `checksum = true`); the page stays held, and is counted
  *       -ENOMEM  memory for bookkeeping could not be obtained
  *  2. Every failure also sets a message for the calling thread, a sentence that names the
  *     problem, returned by tierswap_errormsg(). Each call clears it on entry. The pointer stays
@@ -29,7 +30,8 @@
  *       - a store to an occupied slot either succeeds and replaces the page, or fails AND the
  *         old page is dropped: stale data is never returned;
  *       - a load that misses (-ENOENT) leaves the caller's buffer untouched; after -EIO (a tier
- *         could not return the page) the buffer's contents are unspecified and must not be used.
+ *         could not return the page, or its checksum did not match) the buffer is zeroed: it
+ *         never holds bytes that might pass for the page.
  *  7. No C++ exception ever crosses this interface.
  */
 #ifndef TIERSWAP_TIERSWAP_H_
