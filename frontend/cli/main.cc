@@ -4,12 +4,13 @@
 //   tierswap probe [--config FILE] [--json]
 //   tierswap stats --connect ADDR [--watch SECONDS] [--json]
 //   tierswap plot (--cdf STATS.json | --occupancy TIMELINE.csv) -o OUT.png
+//   tierswap soak --config FILE --seconds N [--threads T] [--pages P] [--json]
 //   tierswap version
 //
 // This file builds the parser and dispatches; each subcommand lives in its own file
 // (commands.h). docs/cli.md describes every command with examples and sample output.
-// Exit status: 0 success, 1 a replay with mismatches, 2 bad input or an unusable environment,
-// with the reason on stderr.
+// Exit status: 0 success, 1 a replay or soak with mismatches (or a soak above its RSS bound),
+// 2 bad input or an unusable environment, with the reason on stderr.
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -58,11 +59,12 @@ int Main(int argc, char** argv) {
       "  tierswap probe\n"
       "  tierswap stats --connect 127.0.0.1:9464 --watch 2\n"
       "  tierswap plot --occupancy timeline.csv -o occupancy.png\n"
+      "  tierswap soak --config examples/soak.toml --seconds 60\n"
       "  tierswap replay --help\n"
       "Every command is described in docs/cli.md.");
 
   const Command commands[] = {AddReplayCommand(app), AddProbeCommand(app), AddStatsCommand(app),
-                              AddPlotCommand(app)};
+                              AddPlotCommand(app), AddSoakCommand(app)};
   CLI::App* version = app.add_subcommand("version", "Print the tierswap version.");
   version->footer("Example:\n  tierswap version");
 
