@@ -12,7 +12,7 @@ PACKAGES=(
   python3 numactl
   clang-14 libclang-rt-14-dev llvm-14  # sanitizer/fuzzer build, -Wthread-safety, llvm-symbolizer
   libxxhash-dev  # per-page checksums
-  nbdkit nbdkit-plugin-dev libnbd-bin  # the nbdkit plugin and its tests (nbdsh)
+  nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils  # the nbdkit plugin and its tests (nbdcopy, qemu-io)
   gnuplot-nox  # tierswap plot draws its PNGs with it
 )
 

@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
-# All tests: install what is needed, build, run the whole suite, run the hardware tests in the
-# NUMA lab (../shared/numa-lab: far NUMA nodes, HMAT, DAX pmem), then the concurrency tests again
-# under ThreadSanitizer. Exits non-zero on the first failing stage.
+# All tests, in the order that finds a problem soonest. Exits non-zero on the first failing stage.
+#   1. build (RelWithDebInfo, gcc) and the whole CTest suite;
+#   2. the hardware tests in the NUMA lab (../shared/numa-lab: far NUMA nodes, HMAT, DAX pmem);
+#   3. a real Linux guest swapping to tierswap through the nbdkit plugin (docs/guest-swap.md),
+#      at full capacity and with a tierswap far smaller than what it swaps;
+#   4. one clang build with AddressSanitizer + UndefinedBehaviorSanitizer, -Wthread-safety
+#      -Werror, the fault-injection seam and the libFuzzer targets: the whole suite again (with
+#      the fault-injection walk), then each fuzzer for TIERSWAP_FUZZ_SECONDS (default 60);
+#   5. the concurrency tests under ThreadSanitizer.
+# docs/reliability.md explains stages 4 and 5; scripts/fuzz.sh and scripts/guest-swap-test.sh run
+# their stage alone, longer or in full (the guest test's four-way comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+start=$SECONDS
+stage() { echo "== [$((SECONDS - start)) s] $* =="; }
 
-echo "== build (RelWithDebInfo) =="
+stage "build (RelWithDebInfo)"
 scripts/build.sh build
-echo "== ctest: all tests =="
+stage "ctest: all tests"
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 
-echo "== NUMA lab: far-node, DAX pmem and all-tier tests in a guest with a real topology =="
+stage "NUMA lab: far-node, DAX pmem and all-tier tests in a guest with a real topology"
 scripts/lab-test.sh build
 
-echo "== ThreadSanitizer: concurrency tests =="
+stage "guest swap: a Linux guest swaps to tierswap through nbdkit (full, and capacity far too small)"
+scripts/guest-swap-test.sh --build build --targets tierswap,tierswap-low
+
+stage "sanitizers: clang ASan+UBSan, -Wthread-safety -Werror, fault injection, fuzzers; whole suite"
+scripts/sanitizer-test.sh build-asan -DTIERSWAP_FAULT_INJECTION=ON -DTIERSWAP_BUILD_FUZZERS=ON
+stage "fuzzing: each target for ${TIERSWAP_FUZZ_SECONDS:-60} s from its seed corpus"
+scripts/fuzz.sh --build-dir build-asan --seconds "${TIERSWAP_FUZZ_SECONDS:-60}"
+
+stage "ThreadSanitizer: concurrency tests"
 # Only the binaries labelled `concurrency` are built: they hold every multi-threaded test. The
 # list comes from CTest itself (each test is named after its binary), so it cannot drift.
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIERSWAP_SANITIZE=thread \
@@ -26,4 +44,4 @@ cmake --build build-tsan -j "$(nproc)" --target "${tsan_targets[@]}"
 # TIERSWAP_MODEL_OPS keeps the instrumented model test within a few minutes.
 TIERSWAP_MODEL_OPS=300000 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   ctest --test-dir build-tsan --output-on-failure -L concurrency
-echo "== all test stages passed =="
+stage "all test stages passed"
