@@ -404,47 +404,27 @@ int SwapDevice::WritePartial(uint64_t page, uint32_t in_page, uint32_t len, cons
 int SwapDevice::Read(void* buf, uint32_t count, uint64_t offset) {
   if (const int rc = CheckRange(count, offset); rc != 0) return rc;
   auto* out = static_cast<unsigned char*>(buf);
-  while (count > 0) {
-    const uint64_t page = offset / kPageSize;
-    const auto in_page = static_cast<uint32_t>(offset % kPageSize);
-    const uint32_t len = std::min<uint32_t>(kPageSize - in_page, count);
-    int rc;
-    if (len == kPageSize) {
-      Stripe& s = StripeOf(page);
-      MutexLock lock(&s.mu);
-      rc = ReadPageLocked(page, out, s);
-    } else {
-      rc = ReadPartial(page, in_page, len, out);
-    }
-    if (rc != 0) return rc;
+  return ForEachPiece(count, offset, [&](uint64_t page, uint32_t in_page, uint32_t len) {
+    unsigned char* to = out;
     out += len;
-    offset += len;
-    count -= len;
-  }
-  return 0;
+    if (len != kPageSize) return ReadPartial(page, in_page, len, to);
+    Stripe& s = StripeOf(page);
+    MutexLock lock(&s.mu);
+    return ReadPageLocked(page, to, s);
+  });
 }
 
 int SwapDevice::Write(const void* buf, uint32_t count, uint64_t offset) {
   if (const int rc = CheckRange(count, offset); rc != 0) return rc;
   const auto* in = static_cast<const unsigned char*>(buf);
-  while (count > 0) {
-    const uint64_t page = offset / kPageSize;
-    const auto in_page = static_cast<uint32_t>(offset % kPageSize);
-    const uint32_t len = std::min<uint32_t>(kPageSize - in_page, count);
-    int rc;
-    if (len == kPageSize) {
-      Stripe& s = StripeOf(page);
-      MutexLock lock(&s.mu);
-      rc = WritePageLocked(page, in, s);
-    } else {
-      rc = WritePartial(page, in_page, len, in);
-    }
-    if (rc != 0) return rc;
+  return ForEachPiece(count, offset, [&](uint64_t page, uint32_t in_page, uint32_t len) {
+    const unsigned char* from = in;
     in += len;
-    offset += len;
-    count -= len;
-  }
-  return 0;
+    if (len != kPageSize) return WritePartial(page, in_page, len, from);
+    Stripe& s = StripeOf(page);
+    MutexLock lock(&s.mu);
+    return WritePageLocked(page, from, s);
+  });
 }
 
 int SwapDevice::Trim(uint32_t count, uint64_t offset) {
@@ -464,22 +444,14 @@ int SwapDevice::Trim(uint32_t count, uint64_t offset) {
 
 int SwapDevice::Zero(uint32_t count, uint64_t offset) {
   if (const int rc = CheckRange(count, offset); rc != 0) return rc;
-  while (count > 0) {
-    const uint64_t page = offset / kPageSize;
-    const auto in_page = static_cast<uint32_t>(offset % kPageSize);
-    const uint32_t len = std::min<uint32_t>(kPageSize - in_page, count);
-    if (len == kPageSize) {
-      Stripe& s = StripeOf(page);
-      MutexLock lock(&s.mu);
-      DropPageLocked(page, s);
-      ++s.counters.zeroed_pages;
-    } else if (const int rc = WritePartial(page, in_page, len, kZeroPage); rc != 0) {
-      return rc;
-    }
-    offset += len;
-    count -= len;
-  }
-  return 0;
+  return ForEachPiece(count, offset, [&](uint64_t page, uint32_t in_page, uint32_t len) {
+    if (len != kPageSize) return WritePartial(page, in_page, len, kZeroPage);
+    Stripe& s = StripeOf(page);
+    MutexLock lock(&s.mu);
+    DropPageLocked(page, s);
+    ++s.counters.zeroed_pages;
+    return 0;
+  });
 }
 
 SwapDeviceCounters SwapDevice::Counters() const {

@@ -37,6 +37,7 @@
 #include <tierswap/tierswap.h>
 #undef tierswap
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -138,6 +139,20 @@ class SwapDevice {
   int ReadPartial(uint64_t page, uint32_t in_page, uint32_t len, void* out);
   int WritePartial(uint64_t page, uint32_t in_page, uint32_t len, const void* in);
   int CheckRange(uint32_t count, uint64_t offset) const;
+  // Splits [offset, offset + count) at page boundaries and calls fn(page, in_page, len) for each
+  // piece in order (len == kPageSize for whole pages); stops at the first non-zero result.
+  template <typename Fn>
+  static int ForEachPiece(uint32_t count, uint64_t offset, Fn&& fn) {
+    while (count > 0) {
+      const uint64_t page = offset / kPageSize;
+      const auto in_page = static_cast<uint32_t>(offset % kPageSize);
+      const uint32_t len = std::min<uint32_t>(kPageSize - in_page, count);
+      if (const int rc = fn(page, in_page, len); rc != 0) return rc;
+      offset += len;
+      count -= len;
+    }
+    return 0;
+  }
   // Sets the calling thread's message; returns err.
   static int Fail(int err, const char* format, ...) __attribute__((format(printf, 2, 3)));
   // Counts an I/O error on the stripe; returns err.
