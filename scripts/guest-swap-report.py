@@ -3,8 +3,8 @@
 
 Reads the guest's log (the GUEST and WORKLOAD lines of scripts/guest-swap-guest.sh and
 tests/guest/swap_workload.c), the statistics each tierswap nbdkit wrote at exit (stats=FILE) and
-the number of pages allocated in each backing file; prints the comparison table (Markdown, so it
-can go into docs/benchmarks.md as is), tierswap's statistics and every check, and exits 1 if any
+the number of pages of data in each backing file (SEEK_DATA); prints the comparison table
+(Markdown, so it can go into docs/benchmarks.md as is), tierswap's statistics and every check, and exits 1 if any
 check failed.
 
 Checks (docs/guest-swap.md, "What the test checks"):
@@ -63,7 +63,7 @@ def main():
     ap.add_argument("--stats", type=pair, action="append", default=[],
                     help="TARGET=FILE: the plugin's stats= file")
     ap.add_argument("--backing", type=pair, action="append", default=[],
-                    help="TARGET=PAGES: pages allocated in the target's backing file")
+                    help="TARGET=PAGES: pages of data in the target's backing file")
     ap.add_argument("--host-cpu", type=pair, action="append", default=[],
                     help="TARGET=SECONDS: CPU time of the target's nbdkit on the host")
     ap.add_argument("--targets", default="",
@@ -193,7 +193,7 @@ def main():
             held = backing.get(name)
             check(held is not None and held == d["backing_pages"] and held > 0,
                   f"{name}: the backing file holds the rejected pages that live there "
-                  f"({held} pages allocated, device backing_pages={d['backing_pages']})")
+                  f"({held} pages of data, device backing_pages={d['backing_pages']})")
             check(d["backing_reads"] > 0,
                   f"{name}: pages came back from the backing file "
                   f"(backing_reads={d['backing_reads']})")
