@@ -4,8 +4,8 @@
 Reads the guest's log (the GUEST and WORKLOAD lines of scripts/guest-swap-guest.sh and
 tests/guest/swap_workload.c), the statistics each tierswap nbdkit wrote at exit (stats=FILE) and
 the number of pages of data in each backing file (SEEK_DATA); prints the comparison table
-(Markdown, so it can go into docs/benchmarks.md as is), tierswap's statistics and every check, and exits 1 if any
-check failed.
+(Markdown, so it can go into docs/benchmarks.md as is), tierswap's statistics and every check,
+and exits 1 if any check failed.
 
 Checks (docs/guest-swap.md, "What the test checks"):
   every target    the workload exited 0, every page and the checksum right, no OOM kill
