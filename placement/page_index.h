@@ -80,21 +80,11 @@ class PageIndex {
 
   // Calls fn(offset, PageEntry&) for the entries of mapped chunks from `from` on, in offset
   // order, until fn returns false or `max_entries` were visited. Returns the offset to resume
-  // from, or kMaxPagesPerType when the type's end was reached. The mover's CLOCK hand uses it.
+  // from, or kMaxPagesPerType when the type's end was reached.
   template <typename Fn>
   uint64_t Scan(unsigned type, uint64_t from, uint64_t max_entries, Fn&& fn) const {
-    const uint64_t chunks = types_[type].max_chunk.load(std::memory_order_acquire);
-    uint64_t visited = 0;
-    for (uint64_t ci = from >> kChunkShift; ci < chunks; ++ci) {
-      Chunk* c = types_[type].dir[ci].load(std::memory_order_acquire);
-      if (c == nullptr) continue;
-      const uint64_t first = ci == (from >> kChunkShift) ? (from & (kChunkEntries - 1)) : 0;
-      for (uint64_t i = first; i < kChunkEntries; ++i) {
-        const uint64_t offset = (ci << kChunkShift) | i;
-        if (visited++ == max_entries || !fn(offset, c->entries[i])) return offset;
-      }
-    }
-    return kMaxPagesPerType;
+    return Walk(
+        type, from, max_entries, [](uint64_t i) { return i; }, fn);
   }
 
   // The CLOCK hand's walk: like Scan, but within each chunk the slots are visited in a fixed
@@ -109,6 +99,17 @@ class PageIndex {
   }
   template <typename Fn>
   uint64_t Sweep(unsigned type, uint64_t from, uint64_t max_entries, Fn&& fn) const {
+    return Walk(type, from, max_entries, SweepSlot, fn);
+  }
+
+  // Bytes of memory the index holds: the resident pages of mapped chunks and directories.
+  size_t MetadataBytes() const;
+
+ private:
+  // Scan and Sweep: position i of a chunk visits its slot slot_of(i) (a bijection on a chunk);
+  // positions are what `from` and the result count in.
+  template <typename SlotOf, typename Fn>
+  uint64_t Walk(unsigned type, uint64_t from, uint64_t max_entries, SlotOf slot_of, Fn& fn) const {
     const uint64_t chunks = types_[type].max_chunk.load(std::memory_order_acquire);
     uint64_t visited = 0;
     for (uint64_t ci = from >> kChunkShift; ci < chunks; ++ci) {
@@ -116,18 +117,15 @@ class PageIndex {
       if (c == nullptr) continue;
       const uint64_t first = ci == (from >> kChunkShift) ? (from & (kChunkEntries - 1)) : 0;
       for (uint64_t i = first; i < kChunkEntries; ++i) {
-        const uint64_t slot = SweepSlot(i);
-        if (visited++ == max_entries) return (ci << kChunkShift) | i;
-        if (!fn((ci << kChunkShift) | slot, c->entries[slot])) return (ci << kChunkShift) | i;
+        const uint64_t slot = slot_of(i);
+        if (visited++ == max_entries || !fn((ci << kChunkShift) | slot, c->entries[slot])) {
+          return (ci << kChunkShift) | i;
+        }
       }
     }
     return kMaxPagesPerType;
   }
 
-  // Bytes of memory the index holds: the resident pages of mapped chunks and directories.
-  size_t MetadataBytes() const;
-
- private:
   struct Chunk {
     PageEntry entries[kChunkEntries];
   };
