@@ -1,5 +1,5 @@
 #!/bin/sh
-# The guest half of scripts/guest-swap-test.sh: runs inside the NUMA lab's guest (as root, in the
+# The guest half of scripts/guest-swap-test.sh: runs inside the lab's guest (as root, in the
 # host's userland) and swaps to each target in turn, with the same workload and memory limit.
 #
 #   guest-swap-guest.sh --workload PATH --mib N --limit-mib L --passes P TARGET...

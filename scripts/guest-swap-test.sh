@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The guest swap test (docs/guest-swap.md): a real Linux guest (the NUMA lab's QEMU) swaps to
+# The guest swap test (docs/guest-swap.md): a real Linux guest (the lab, scripts/lab) swaps to
 # tierswap through nbdkit-tierswap-plugin.so, and, in the same boot with the same workload and
 # memory limit, to its peers:
 #   tierswap      virtio-blk -> QEMU's NBD client -> nbdkit + this plugin -> tierswap
@@ -22,7 +22,7 @@
 # examples/guest-swap.toml and examples/guest-swap-low.toml. --json writes every figure and
 # check to FILE.
 # Needs the plugin and the workload built (cmake targets nbdkit_tierswap_plugin and
-# guest_swap_workload), nbdkit, and ../shared/numa-lab/run-in-vm (or $NUMA_LAB).
+# guest_swap_workload), nbdkit, and QEMU for the lab (scripts/setup.sh installs both).
 #
 # Everything it starts is stopped on exit, Ctrl-C or timeout (nbdkit with --exit-with-parent,
 # the lab with a parent-death signal, both also killed by PID), and its private temporary
@@ -74,9 +74,7 @@ workload=$build/frontend/nbdkit/guest_swap_workload
 [[ -f $plugin ]] || die "no plugin at $plugin: build the nbdkit_tierswap_plugin target first"
 [[ -x $workload ]] || die "no workload at $workload: build the guest_swap_workload target first"
 command -v nbdkit >/dev/null || die "nbdkit is not installed (scripts/setup.sh)"
-lab=${NUMA_LAB:-$root/../shared/numa-lab/run-in-vm}
-[[ -d $lab ]] && lab=$lab/run-in-vm
-[[ -x $lab ]] || die "the NUMA lab is not available at '$lab'; set NUMA_LAB to its run-in-vm"
+lab=$here/lab/run-in-lab
 
 IFS=, read -ra target_list <<<"$targets"
 for t in "${target_list[@]}"; do
@@ -123,8 +121,9 @@ start_nbdkit() {  # NAME PLUGIN ARGS...: serves $tmp/NAME.sock; ready once the p
     sleep 0.05
   done
   [[ -s $tmp/$name.pid ]] || die "nbdkit for '$name' did not start within 10 s"
-  qemu_args+=(-blockdev "driver=nbd,node-name=$name,server.type=unix,server.path=$tmp/$name.sock"
-    -device "virtio-blk-pci,drive=$name,serial=$name")
+  qemu_args+=("--qemu-arg=-blockdev"
+    "--qemu-arg=driver=nbd,node-name=$name,server.type=unix,server.path=$tmp/$name.sock"
+    "--qemu-arg=-device" "--qemu-arg=virtio-blk-pci,drive=$name,serial=$name")
 }
 
 guest_targets=()
@@ -144,8 +143,9 @@ for t in "${target_list[@]}"; do
       guest_targets+=(memory=memory) ;;
     disk)
       truncate -s ${dev_mib}M "$tmp/disk.img"
-      qemu_args+=(-blockdev "driver=raw,node-name=disk,file.driver=file,file.filename=$tmp/disk.img,file.cache.direct=on,file.aio=threads"
-        -device "virtio-blk-pci,drive=disk,serial=disk")
+      qemu_args+=("--qemu-arg=-blockdev"
+        "--qemu-arg=driver=raw,node-name=disk,file.driver=file,file.filename=$tmp/disk.img,file.cache.direct=on,file.aio=threads"
+        "--qemu-arg=-device" "--qemu-arg=virtio-blk-pci,drive=disk,serial=disk")
       guest_targets+=(disk=disk) ;;
     zram)
       guest_targets+=(zram=zram) ;;
@@ -156,8 +156,10 @@ echo "guest-swap-test: targets ${targets}; workload $mib MiB under $limit MiB, $
 # run-in-vm shares its working directory with the guest; the guest only reads from it.
 cd "$root"
 : >"$tmp/guest.log"  # exists before tail opens it
-setpriv --pdeathsig TERM -- env NUMA_LAB_QEMU_ARGS="${qemu_args[*]}" \
-  "$lab" --mem-per-node 512 --timeout "$timeout" -- \
+# The lab's default machine with 512 MiB per node and no NVDIMM: small enough that the guest
+# kernel's own reclaim matters, as on a real host.
+setpriv --pdeathsig TERM -- "$lab" --nvdimm-mode none --node-memory 512 --timeout "$timeout" \
+  "${qemu_args[@]}" -- \
   "$here/guest-swap-guest.sh" --workload "$workload" --mib "$mib" --limit-mib "$limit" \
   --passes "$passes" "${guest_targets[@]}" >"$tmp/guest.log" 2>&1 &
 lab_pid=$!

@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# Builds pmem_tier_test on the host and runs it in the NUMA lab, whose guest mounts an fsdax
-# NVDIMM at /mnt/pmem (NUMA_LAB_PMEM_DIR). TIERSWAP_FAIL_ON_SKIP=1 makes the DAX test fail
-# rather than skip if the mount is missing, so a green run means the DAX path really ran.
-# For every hardware test at once, use scripts/lab-test.sh.
+# Builds pmem_tier_test on the host and runs it in the lab (scripts/lab/run-in-lab), whose guest
+# mounts an fsdax NVDIMM at /mnt/pmem (TIERSWAP_LAB_PMEM_DIR). TIERSWAP_FAIL_ON_SKIP=1 makes the
+# DAX test fail rather than skip if the mount is missing, so a green run means the DAX path
+# really ran. For every hardware test, in every NVDIMM mode, use scripts/lab-test.sh.
 #
 #   scripts/lab-pmem-check.sh [BUILD_DIR] [-- GTEST_ARGS...]   (default BUILD_DIR: build-pmem)
-#
-# Environment: NUMA_LAB   the lab's run-in-vm (default ../shared/numa-lab/run-in-vm next to
-#                         the checkout).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -18,12 +15,7 @@ if [[ $# -gt 0 && $1 != -- ]]; then build=$1; shift; fi
 # A relative build dir means relative to the checkout.
 [[ $build = /* ]] || build=$root/$build
 
-lab=${NUMA_LAB:-$root/../shared/numa-lab/run-in-vm}
-if [[ ! -x $lab ]]; then
-  echo "lab-pmem-check: the NUMA lab is not available: '$lab' is not executable;" \
-    "set NUMA_LAB to the lab's run-in-vm." >&2
-  exit 2
-fi
+lab=$here/lab/run-in-lab
 
 # The lab's CPU has no AVX-512: the project's default -march (x86-64-v3) is what it runs.
 if [[ ! -f $build/build.ninja ]]; then
@@ -31,9 +23,9 @@ if [[ ! -f $build/build.ninja ]]; then
 fi
 ninja -C "$build" -j2 pmem_tier_test
 
-# run-in-vm shares its current directory read-write at the same path.
+# The lab shares its current directory read-write at the same path.
 cd "$root"
-exec "$lab" -- env TIERSWAP_FAIL_ON_SKIP=1 sh -c '
+exec "$lab" --nvdimm-mode fsdax -- env TIERSWAP_FAIL_ON_SKIP=1 sh -c '
   echo "== $(grep " /mnt/pmem " /proc/mounts || echo "no /mnt/pmem mount") =="
   exec "$0" "$@"
-' "$build/tests/pmem_tier_test" "$@"
+' "$build/tests/pmem_tier_test" --gtest_filter=-*DeviceDax* "$@"

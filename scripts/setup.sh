@@ -14,6 +14,11 @@ PACKAGES=(
   libxxhash-dev  # per-page checksums
   nbdkit nbdkit-plugin-dev libnbd-bin qemu-utils  # the nbdkit plugin and its tests (nbdcopy, qemu-io)
   gnuplot-nox  # tierswap plot draws its PNGs with it
+  # The lab (scripts/lab/run-in-lab): QEMU, and the guest's NVDIMM tools, which run from the host's
+  # file system. The guest kernel and busybox-static are fetched by the lab itself with
+  # `apt-get download` and unpacked into its cache, not installed: a kernel package would change
+  # the host's boot menu, and busybox-static replaces busybox.
+  qemu-system-x86 ndctl daxctl e2fsprogs
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # All tests, in the order that finds a problem soonest. Exits non-zero on the first failing stage.
-#   1. build (RelWithDebInfo, gcc) and the whole CTest suite;
-#   2. the hardware tests in the NUMA lab (../shared/numa-lab: far NUMA nodes, HMAT, DAX pmem);
+#   1. build (RelWithDebInfo, gcc) and the whole CTest suite, but for the tests that boot guests;
+#   2. the lab (scripts/lab, docs/emulation.md): its own checks (every exit path leaves nothing
+#      behind; each shipped topology is what its guest sees), then the hardware tests in its guest
+#      (far NUMA nodes with HMAT figures; the NVDIMM as fsdax, devdax and kmem);
 #   3. a real Linux guest swapping to tierswap through the nbdkit plugin (docs/guest-swap.md),
 #      at full capacity and with a tierswap far smaller than what it swaps;
 #   4. one clang build with AddressSanitizer + UndefinedBehaviorSanitizer, -Wthread-safety
@@ -18,10 +20,12 @@ stage() { echo "== [$((SECONDS - start)) s] $* =="; }
 
 stage "build (RelWithDebInfo)"
 scripts/build.sh build
-stage "ctest: all tests"
-ctest --test-dir build --output-on-failure -j "$(nproc)"
+stage "ctest: all tests but the lab's"
+ctest --test-dir build --output-on-failure -j "$(nproc)" -LE lab
 
-stage "NUMA lab: far-node, DAX pmem and all-tier tests in a guest with a real topology"
+stage "lab: exit paths, and each topology as its guest sees it (scripts/lab/selftest)"
+ctest --test-dir build --output-on-failure -L lab
+stage "lab: far-node and pmem tests in a guest, NVDIMM as fsdax, devdax and kmem"
 scripts/lab-test.sh build
 
 stage "guest swap: a Linux guest swaps to tierswap through nbdkit (full, and capacity far too small)"

@@ -1,8 +1,9 @@
-// Test support: hardware-dependent tests skip loudly, except in the NUMA lab.
+// Test support: hardware-dependent tests skip loudly, except in the lab.
 //
 // A test that needs a far NUMA node or a DAX filesystem skips with a reason on a machine without
-// one. scripts/lab-test.sh runs the same binaries inside the NUMA lab with
-// TIERSWAP_FAIL_ON_SKIP=1, where the hardware is known to exist, and there a skip is a failure.
+// one. scripts/lab-test.sh runs the same binaries inside the project's lab
+// (scripts/lab/run-in-lab) with TIERSWAP_FAIL_ON_SKIP=1, where the hardware is known to exist, and
+// there a skip is a failure.
 #ifndef TIERSWAP_TESTS_SUPPORT_HARDWARE_H_
 #define TIERSWAP_TESTS_SUPPORT_HARDWARE_H_
 

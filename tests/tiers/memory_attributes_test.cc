@@ -1,18 +1,21 @@
 // Memory attributes: HMAT figures through hwloc and sysfs, and the SLIT estimate without them.
 //
-// Outside the NUMA lab this machine may or may not have an HMAT, so node 0 is only checked for
-// being described consistently. In the lab (NUMA_LAB=1, scripts/lab-test.sh) the firmware's
-// figures are known (numa-lab README: node 1 250 ns / 20480 MB/s, node 2 500/1000 ns and
-// 8192/3072 MB/s), and TIERSWAP_FAIL_ON_SKIP=1 turns the skip elsewhere into a failure.
+// Outside the lab this machine may or may not have an HMAT, so node 0 is only checked for being
+// described consistently. In the lab (scripts/lab/run-in-lab, run by scripts/lab-test.sh) the
+// firmware's figures are those of the topology file, which the lab passes in TIERSWAP_LAB_HMAT
+// ("node=read_latency,write_latency,read_bandwidth,write_bandwidth ..."), and
+// TIERSWAP_FAIL_ON_SKIP=1 turns the skip elsewhere into a failure.
 #include "tiers/memory_attributes.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,11 +25,33 @@
 namespace tierswap {
 namespace {
 
-using ::tierswap::testing::FailOnSkip;
 
-bool InNumaLab() {
-  const char* v = std::getenv("NUMA_LAB");
+bool InLab() {
+  const char* v = std::getenv("TIERSWAP_LAB");
   return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
+// What the lab's firmware states for each memory node (from its local initiator).
+struct LabNode {
+  int node;
+  double read_latency, write_latency, read_bandwidth, write_bandwidth;
+};
+
+std::vector<LabNode> LabHmat() {
+  std::vector<LabNode> out;
+  const char* v = std::getenv("TIERSWAP_LAB_HMAT");
+  std::istringstream in(v == nullptr ? "" : v);
+  std::string item;
+  while (in >> item) {
+    LabNode n{};
+    if (std::sscanf(item.c_str(), "%d=%lf,%lf,%lf,%lf", &n.node, &n.read_latency, &n.write_latency,
+                    &n.read_bandwidth, &n.write_bandwidth) == 5) {
+      out.push_back(n);
+    } else {
+      ADD_FAILURE() << "TIERSWAP_LAB_HMAT has an entry that is not node=rl,wl,rb,wb: " << item;
+    }
+  }
+  return out;
 }
 
 void ExpectFigure(const Figure& f, FigureSource source, double value, const std::string& what) {
@@ -142,40 +167,45 @@ TEST(MemoryAttributesTest, ConcurrentReadersSeeTheSameFigures) {
 }
 
 // The lab's firmware figures, from each reader alone (so that a broken hwloc path is not hidden
-// by the sysfs one) and combined.
-class NumaLabAttributesTest : public ::testing::Test {
+// by the sysfs one) and combined, for every memory node of the lab's topology.
+class LabAttributesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!InNumaLab()) {
+    if (!InLab()) {
       TIERSWAP_SKIP_OR_FAIL(
-          "needs the NUMA lab's HMAT (NUMA_LAB=1 is not set): run this binary under "
-          "numa-lab/run-in-vm (scripts/lab-test.sh)");
+          "needs the lab's HMAT (TIERSWAP_LAB=1 is not set): run this binary under "
+          "scripts/lab/run-in-lab (scripts/lab-test.sh)");
     }
+    nodes_ = LabHmat();
+    ASSERT_FALSE(nodes_.empty()) << "the lab states no HMAT figures (TIERSWAP_LAB_HMAT)";
   }
+  std::vector<LabNode> nodes_;
 };
 
-void ExpectNode(const NodeAttributes& a, double rl, double wl, double rb, double wb,
-                const std::string& who) {
-  ExpectFigure(a.read_latency_ns, FigureSource::kHmat, rl, who + " read_latency_ns");
-  ExpectFigure(a.write_latency_ns, FigureSource::kHmat, wl, who + " write_latency_ns");
-  ExpectFigure(a.read_bandwidth_mbps, FigureSource::kHmat, rb, who + " read_bandwidth_mbps");
-  ExpectFigure(a.write_bandwidth_mbps, FigureSource::kHmat, wb, who + " write_bandwidth_mbps");
+void ExpectNode(const NodeAttributes& a, const LabNode& n, const std::string& who) {
+  ExpectFigure(a.read_latency_ns, FigureSource::kHmat, n.read_latency, who + " read_latency_ns");
+  ExpectFigure(a.write_latency_ns, FigureSource::kHmat, n.write_latency, who + " write_latency_ns");
+  ExpectFigure(a.read_bandwidth_mbps, FigureSource::kHmat, n.read_bandwidth,
+               who + " read_bandwidth_mbps");
+  ExpectFigure(a.write_bandwidth_mbps, FigureSource::kHmat, n.write_bandwidth,
+               who + " write_bandwidth_mbps");
 }
 
-TEST_F(NumaLabAttributesTest, FarNodesReportTheFirmwaresLatencyAndBandwidth) {
-  ExpectNode(ReadNodeAttributes(1), 250, 250, 20480, 20480, "node 1");
-  ExpectNode(ReadNodeAttributes(2), 500, 1000, 8192, 3072, "node 2");
-  ExpectNode(ReadNodeAttributes(0), 100, 100, 40960, 40960, "node 0");
+TEST_F(LabAttributesTest, EveryNodeReportsTheFirmwaresLatencyAndBandwidth) {
+  for (const LabNode& n : nodes_)
+    ExpectNode(ReadNodeAttributes(n.node), n, "node " + std::to_string(n.node));
 }
 
-TEST_F(NumaLabAttributesTest, HwlocReadsTheHmatOnItsOwn) {
-  ExpectNode(ReadHwlocNodeAttributes(1), 250, 250, 20480, 20480, "hwloc node 1");
-  ExpectNode(ReadHwlocNodeAttributes(2), 500, 1000, 8192, 3072, "hwloc node 2");
+TEST_F(LabAttributesTest, HwlocReadsTheHmatOnItsOwn) {
+  for (const LabNode& n : nodes_) {
+    ExpectNode(ReadHwlocNodeAttributes(n.node), n, "hwloc node " + std::to_string(n.node));
+  }
 }
 
-TEST_F(NumaLabAttributesTest, SysfsReadsTheHmatOnItsOwn) {
-  ExpectNode(ReadSysfsNodeAttributes(1), 250, 250, 20480, 20480, "sysfs node 1");
-  ExpectNode(ReadSysfsNodeAttributes(2), 500, 1000, 8192, 3072, "sysfs node 2");
+TEST_F(LabAttributesTest, SysfsReadsTheHmatOnItsOwn) {
+  for (const LabNode& n : nodes_) {
+    ExpectNode(ReadSysfsNodeAttributes(n.node), n, "sysfs node " + std::to_string(n.node));
+  }
 }
 
 }  // namespace

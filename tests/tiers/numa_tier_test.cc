@@ -1,8 +1,9 @@
 // NumaTier and NUMA topology discovery, on real memory.
 //
-// On a one-node machine the far-node tests skip; in the NUMA lab (memory-only nodes 1 and 2,
-// scripts/lab-test.sh) they run, and TIERSWAP_FAIL_ON_SKIP=1 turns a skip into a failure so a
-// lab run cannot pass without having checked placement on the far nodes.
+// On a one-node machine the far-node tests skip; in the lab (scripts/lab-test.sh: memory-only
+// nodes 1 and 2, and node 3 when the NVDIMM is onlined as RAM) they run, and
+// TIERSWAP_FAIL_ON_SKIP=1 turns a skip into a failure so a lab run cannot pass without having
+// checked placement on the far nodes.
 #include "tiers/numa_tier.h"
 
 #include <gtest/gtest.h>
@@ -258,7 +259,7 @@ TEST_F(NumaTest, FarNodeFramesLandOnTheirNode) {
     if (!n.has_cpus && n.total_bytes > 0) far.push_back(&n);
   }
   if (far.empty()) {
-    TIERSWAP_SKIP_OR_FAIL("needs a memory-only NUMA node; runs in the NUMA lab (" +
+    TIERSWAP_SKIP_OR_FAIL("needs a memory-only NUMA node; runs in the lab, scripts/lab-test.sh (" +
                           DescribeNumaNodes(nodes_) + ")");
   }
   for (const NumaNode* n : far) {
@@ -292,8 +293,9 @@ TEST_F(NumaTest, VerifyCountsFramesMovedToAnotherNode) {
     if (n.free_bytes >= (64ull << 20)) with_memory.push_back(&n);
   }
   if (with_memory.size() < 2) {
-    TIERSWAP_SKIP_OR_FAIL("needs two NUMA nodes with memory; runs in the NUMA lab (" +
-                          DescribeNumaNodes(nodes_) + ")");
+    TIERSWAP_SKIP_OR_FAIL(
+        "needs two NUMA nodes with memory; runs in the lab, scripts/lab-test.sh (" +
+        DescribeNumaNodes(nodes_) + ")");
   }
   const int from = with_memory[with_memory.size() - 2]->id;
   const int to = with_memory.back()->id;

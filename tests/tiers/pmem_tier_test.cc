@@ -1,6 +1,8 @@
-// PmemTier on anonymous memory and ordinary files (anywhere), and on a DAX filesystem (the NUMA
-// lab, where NUMA_LAB_PMEM_DIR names its fsdax mount). Open failures are checked for a message
-// that names the path and for leaving nothing behind.
+// PmemTier on anonymous memory and ordinary files (anywhere), and on DAX: a file on a DAX
+// filesystem and a device-DAX character device, in the lab (scripts/lab-test.sh boots its NVDIMM
+// as fsdax, where TIERSWAP_LAB_PMEM_DIR names the mount, and as devdax, where
+// TIERSWAP_LAB_DAX_DEV names the device). Open failures are checked for a message that names the
+// path and for leaving nothing behind.
 #include "tiers/pmem_tier.h"
 
 #include <gtest/gtest.h>
@@ -29,8 +31,6 @@ using testing::PageBuf;
 using testing::PatternPage;
 
 constexpr uint64_t kPages = 64;
-
-using ::tierswap::testing::FailOnSkip;
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -370,17 +370,19 @@ TEST_F(PmemTierTest, RefusesAnEmptyPath) {
   EXPECT_NE(t.error().message.find("path is empty"), std::string::npos) << t.error().message;
 }
 
-// ---- DAX (the NUMA lab) ------------------------------------------------------------------------
+// ---- DAX (the lab) -----------------------------------------------------------------------------
+
+// The lab's value of `name`, or a skip (a failure with TIERSWAP_FAIL_ON_SKIP=1) naming it.
+#define LAB_ENV_OR_SKIP(var, name, what)                                   \
+  const char* var = std::getenv(name);                                     \
+  if (var == nullptr || *var == '\0') {                                    \
+    TIERSWAP_SKIP_OR_FAIL(std::string("needs ") + (what) + " (" + (name) + \
+                          "); runs in the lab (scripts/lab-test.sh)");     \
+    return;                                                                \
+  }
 
 TEST(PmemTierDaxTest, MapsDaxFileWithCacheLineGranularity) {
-  const char* dir = std::getenv("NUMA_LAB_PMEM_DIR");
-  if (dir == nullptr || *dir == '\0') {
-    if (FailOnSkip()) {
-      FAIL() << "needs a DAX filesystem (NUMA_LAB_PMEM_DIR), and TIERSWAP_FAIL_ON_SKIP=1 forbids "
-                "skipping";
-    }
-    GTEST_SKIP() << "needs a DAX filesystem (NUMA_LAB_PMEM_DIR); runs in the NUMA lab";
-  }
+  LAB_ENV_OR_SKIP(dir, "TIERSWAP_LAB_PMEM_DIR", "a DAX filesystem");
   for (bool persist : {false, true}) {
     SCOPED_TRACE(persist ? "persist" : "no persist");
     const std::string path = std::string(dir) + "/pmem_tier_test." + std::to_string(getpid()) +
@@ -408,6 +410,35 @@ TEST(PmemTierDaxTest, MapsDaxFileWithCacheLineGranularity) {
     }
     EXPECT_EQ(unlink(path.c_str()), 0) << std::strerror(errno);
   }
+}
+
+TEST(PmemTierDeviceDaxTest, MapsWholeAlignmentUnitsOnly) {
+  LAB_ENV_OR_SKIP(dev, "TIERSWAP_LAB_DAX_DEV", "a device-DAX character device");
+  PmemTierOptions o;
+  o.name = "devdax";
+  o.path = dev;
+  // Device DAX maps whole 2 MiB units: 9 MiB - 4 KiB becomes 8 MiB.
+  o.capacity_bytes = (9ull << 20) - kPageSize;
+  auto t = PmemTier::Open(o);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  PmemTier& tier = **t;
+  std::cout << "[ pmem     ] " << dev << ": granularity " << tier.granularity() << ", dax "
+            << tier.is_dax() << "\n";
+  EXPECT_TRUE(tier.is_dax());
+  EXPECT_STRNE(tier.granularity(), "page");
+  EXPECT_EQ(tier.capacity_bytes(), 8ull << 20);
+  ExpectRoundTrip(tier, tier.capacity_bytes() / kPageSize, 40000);
+}
+
+TEST(PmemTierDeviceDaxTest, RefusesACapacityBeyondTheDevice) {
+  LAB_ENV_OR_SKIP(dev, "TIERSWAP_LAB_DAX_DEV", "a device-DAX character device");
+  PmemTierOptions o;
+  o.name = "devdax";
+  o.path = dev;
+  o.capacity_bytes = 1ull << 40;
+  auto t = PmemTier::Open(o);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message.find("exceeds the device's"), std::string::npos) << t.error().message;
 }
 
 }  // namespace

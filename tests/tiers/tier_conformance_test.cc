@@ -65,10 +65,11 @@ class TierConformanceTest : public ::testing::TestWithParam<TierFactory> {
  protected:
   void SetUp() override {
     if (GetParam().needs && !GetParam().needs()) {
-      // Hardware instances (far NUMA nodes, DAX pmem) run for real in the NUMA lab, where
+      // Hardware instances (far NUMA nodes, DAX pmem) run for real in the lab, where
       // scripts/lab-test.sh sets TIERSWAP_FAIL_ON_SKIP=1 and a skip becomes a failure.
-      TIERSWAP_SKIP_OR_FAIL(GetParam().name +
-                            " needs hardware this machine lacks; runs in the NUMA lab");
+      TIERSWAP_SKIP_OR_FAIL(
+          GetParam().name +
+          " needs hardware this machine lacks; runs in the lab (scripts/lab-test.sh)");
     }
   }
   std::unique_ptr<Tier> Open(uint64_t pages) {
@@ -282,10 +283,12 @@ bool HasNode(int node) {
   return ::access(("/sys/devices/system/node/node" + std::to_string(node)).c_str(), F_OK) == 0;
 }
 
-const char* DaxDir() {
-  const char* dir = std::getenv("NUMA_LAB_PMEM_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : nullptr;
+// What the lab (scripts/lab/run-in-lab) says its guest has; nullptr outside the lab.
+const char* LabEnv(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : nullptr;
 }
+const char* DaxDir() { return LabEnv("TIERSWAP_LAB_PMEM_DIR"); }
 
 std::unique_ptr<Tier> OpenDaxPmem(uint64_t pages) {
   PmemTierOptions o;
@@ -298,6 +301,21 @@ std::unique_ptr<Tier> OpenDaxPmem(uint64_t pages) {
   auto t = PmemTier::Open(o);
   EXPECT_TRUE(t.ok()) << t.error().message;
   std::remove(o.path.c_str());
+  if (!t) return nullptr;
+  EXPECT_TRUE((*t)->is_dax()) << "granularity " << (*t)->granularity();
+  return std::unique_ptr<Tier>(std::move(t).value());
+}
+
+// Device DAX (the lab's NVDIMM in devdax mode). The device maps only whole multiples of its
+// alignment (2 MiB), so the tier holds at least that much.
+std::unique_ptr<Tier> OpenDevDax(uint64_t pages) {
+  PmemTierOptions o;
+  o.name = "pmem_devdax";
+  o.path = LabEnv("TIERSWAP_LAB_DAX_DEV");
+  o.capacity_bytes = std::max<uint64_t>(pages, 512) * kPageSize;
+  o.prefault = false;
+  auto t = PmemTier::Open(o);
+  EXPECT_TRUE(t.ok()) << t.error().message;
   if (!t) return nullptr;
   EXPECT_TRUE((*t)->is_dax()) << "granularity " << (*t)->granularity();
   return std::unique_ptr<Tier>(std::move(t).value());
@@ -364,6 +382,13 @@ std::vector<TierFactory> Factories() {
       TierFactory{"numa_node2_far", [](uint64_t p) { return OpenNuma(p, 2); },
                   [] { return HasNode(2); }},
       TierFactory{"pmem_dax", OpenDaxPmem, [] { return DaxDir() != nullptr; }},
+      TierFactory{"pmem_devdax", OpenDevDax,
+                  [] { return LabEnv("TIERSWAP_LAB_DAX_DEV") != nullptr; }},
+      // The lab's NVDIMM onlined as RAM (kmem): a memory-only node in a lower memory tier.
+      TierFactory{
+          "numa_kmem",
+          [](uint64_t p) { return OpenNuma(p, std::atoi(LabEnv("TIERSWAP_LAB_PMEM_NODE"))); },
+          [] { return LabEnv("TIERSWAP_LAB_PMEM_NODE") != nullptr; }},
       TierFactory{"pmem_anon", [](uint64_t p) { return OpenPmem(p, false, false); }},
       TierFactory{"pmem_file", [](uint64_t p) { return OpenPmem(p, true, false); }},
       TierFactory{"pmem_file_persist", [](uint64_t p) { return OpenPmem(p, true, true); }},
