@@ -10,8 +10,8 @@
 //                             page): the corpus's own, topped up with random pages to
 //                             kRejectPages. The tier gives the codec only that much room.
 //
-// Pages: the corpus (--pages=FILE, default /work/shared/data/pages-sample.bin.zst, else
-// examples/pages/sample-pages.bin.zst), decompressed once at startup. Store and load use the
+// Pages: the corpus (--pages=FILE, default the repository's examples/pages/sample-pages.bin.zst:
+// real programs' memory, see examples/pages/README.md), decompressed once at startup. Store and load use the
 // pages the tier accepts, visited in one fixed random order; the raw decompression reads its
 // copies from a buffer laid out in corpus order (so that neither side streams through memory),
 // mapped like the tier's frames.
@@ -505,22 +505,13 @@ int Main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-  std::vector<std::string> paths;
-  if (pages_flag) {
-    paths = {*pages_flag};
-  } else {
-    paths = {"/work/shared/data/pages-sample.bin.zst", "examples/pages/sample-pages.bin.zst"};
-  }
-  for (const auto& p : paths) {
-    if (auto bytes = LoadCorpus(p)) {
-      corpus().path = p;
-      corpus().bytes = std::move(*bytes);
-      break;
-    }
+  const std::string path = pages_flag ? *pages_flag : TIERSWAP_DEFAULT_PAGES;
+  if (auto bytes = LoadCorpus(path)) {
+    corpus().path = path;
+    corpus().bytes = std::move(*bytes);
   }
   if (corpus().bytes.empty()) {
-    std::fprintf(stderr, "no page corpus found (tried %s%s); pass --pages=FILE.zst\n",
-                 paths[0].c_str(), paths.size() > 1 ? " and examples/pages/" : "");
+    std::fprintf(stderr, "no page corpus at %s; pass --pages=FILE.zst\n", path.c_str());
     return 1;
   }
   FillRandom(&corpus().random, kRejectPages);

@@ -3,7 +3,7 @@
 // Generated pages exercise the store/load path, but compression and same-filled detection
 // behave differently on real memory. A corpus file holds pages back to back (page k at byte
 // k * 4096), plain or zstd-compressed; a trace's `S <type> <offset> @k` stores page k of it.
-// Corpora are small (the bundled sample is 1024 pages, the full one 8,564 = 35 MB), so the whole
+// Corpora are small (the bundled one, examples/pages/, is 4,096 pages = 16 MiB), so the whole
 // corpus is held in memory and a page is a pointer away on the replay path.
 //
 // Thread-safety: immutable after Load; any number of threads may read pages.

@@ -24,7 +24,7 @@ import random
 import subprocess
 import sys
 
-CORPUS_PAGES = 1024  # pages in examples/pages/sample-pages.bin.zst
+CORPUS_PAGES = 1024  # corpus pages the trace names (@0 to @1023; the corpus holds 4096)
 
 
 class Type:

@@ -2,9 +2,9 @@
 // that survive compaction, fragmentation under churn, and concurrent store/load/free racing the
 // compactor (this binary also runs under ThreadSanitizer).
 //
-// Page contents: the real page corpus (/work/shared/data/pages-sample.bin.zst, else the repo's
-// examples/pages/sample-pages.bin.zst, or the file named by TIERSWAP_TEST_PAGES), decompressed
-// here with libzstd; without any, synthetic text-like pages.
+// Page contents: the repository's corpus of real programs' memory (examples/pages/, see its
+// README; or the file named by TIERSWAP_TEST_PAGES), decompressed here with libzstd; without
+// it, synthetic text-like pages.
 #include "tiers/compressed_tier.h"
 
 #include <gtest/gtest.h>
@@ -107,7 +107,7 @@ class Corpus {
 
  private:
   Corpus() {
-    std::vector<std::string> candidates = {"/work/shared/data/pages-sample.bin.zst"};
+    std::vector<std::string> candidates;
     if (const char* src = std::getenv("TIERSWAP_SOURCE_DIR")) {
       candidates.push_back(std::string(src) + "/examples/pages/sample-pages.bin.zst");
     }
