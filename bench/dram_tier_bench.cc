@@ -7,6 +7,12 @@
 //   BM_DramTier{Store,Load}/{hot,cold}   Backend::Store / Backend::Load on a pre-filled tier
 //   BM_DramTierMetadata/1Mi_pages        metadata bytes per stored page after 2^20 stores
 //
+// With --numa_node=N the same pairs run on NUMA node N's memory (a CXL expander, a far socket):
+// the tier is a NumaTier bound to N and the memcpy baseline's arena is bound to N too, so the
+// ratio is still the engine against a copy of the same memory, and the baseline's p50 says what
+// the node's memory costs. They are named BM_NumaTier{Store,Load}/... (bench/node-sweep runs
+// this, and the DRAM tier under numactl --membind, on every node).
+//
 // "hot" is a footprint that fits in L2 (256 KiB); "cold" is well past the last-level cache
 // (max(1 GiB, 4 x LLC), rounded up to 256 MiB), so nearly every page copy misses in cache.
 // Offsets are visited in a random permutation; with N threads each thread owns a disjoint
@@ -25,6 +31,7 @@
 //   --cold_footprint_mib=N     override the cold footprint
 //   --hot_footprint_kib=N      override the hot footprint (default 256)
 //   --tier_headroom_pct=N      free frames in the cold tier beyond the footprint (default 12)
+//   --numa_node=N              the tier and the baseline's arena on node N (see above)
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -43,6 +50,8 @@
 #include "tiers/dram_tier.h"
 #include "tiers/frame_allocator.h"
 #include "tiers/frame_arena.h"
+#include "tiers/numa_tier.h"
+#include "tiers/numa_topology.h"
 #include "tiers/page.h"
 
 namespace tierswap::bench {
@@ -65,6 +74,7 @@ struct Settings {
   uint64_t cold_bytes = 1ull << 30;
   uint64_t headroom_pct = 12;
   int max_threads = 2;
+  int numa_node = -1;  // >= 0: a NumaTier on this node, and the baseline's arena bound there
 };
 
 Settings& settings() {
@@ -97,12 +107,21 @@ struct TierFixture {
 
 ArenaFixture BuildArena(Mem m) {
   ArenaFixture f;
-  auto arena = FrameArena::Map(FootprintBytes(m), /*prefault=*/true, "memcpy baseline arena");
+  const int node = settings().numa_node;
+  auto arena = FrameArena::Map(FootprintBytes(m), /*prefault=*/node < 0, "memcpy baseline arena");
   if (!arena) {
     f.error = arena.error().message;
     return f;
   }
   f.arena = std::move(arena).value();
+  if (node >= 0) {  // bound before the first touch, as NumaTier binds its frames
+    auto bound = BindToNode(f.arena.base(), f.arena.bytes(), node, "memcpy baseline arena");
+    if (!bound) {
+      f.error = bound.error().message;
+      return f;
+    }
+    f.arena.Prefault();
+  }
   for (uint64_t off = 0; off < FootprintPages(m); ++off) {
     FillRandomPage(f.arena.frame(static_cast<uint32_t>(off)), PageSeed(off));
   }
@@ -124,13 +143,28 @@ uint64_t TierCapacity(Mem m) {
   return std::max(with_headroom, regions * FrameAllocator::kFramesPerRegion * kPageSize);
 }
 
-TierFixture BuildTier(Mem m) {
-  TierFixture f;
+Result<std::unique_ptr<Tier>> OpenTier(Mem m) {
+  if (settings().numa_node >= 0) {
+    NumaTierOptions o;
+    o.name = std::string("numa-") + MemName(m);
+    o.node = settings().numa_node;
+    o.capacity_bytes = TierCapacity(m);
+    auto t = NumaTier::Open(o);
+    if (!t) return t.error();
+    return std::unique_ptr<Tier>(std::move(t).value());
+  }
   DramTierOptions o;
   o.name = std::string("dram-") + MemName(m);
   o.capacity_bytes = TierCapacity(m);
   o.prefault = true;
-  auto tier = DramTier::Open(o);
+  auto t = DramTier::Open(o);
+  if (!t) return t.error();
+  return std::unique_ptr<Tier>(std::move(t).value());
+}
+
+TierFixture BuildTier(Mem m) {
+  TierFixture f;
+  auto tier = OpenTier(m);
   if (!tier) {
     f.error = tier.error().message;
     return f;
@@ -383,15 +417,18 @@ void BM_DramTierMetadata(benchmark::State& state) {
   }
 }
 
-const std::vector<RatioPair>& Pairs() {
+// "BM_DramTier", or "BM_NumaTier" with --numa_node.
+std::string TierPrefix() { return settings().numa_node >= 0 ? "BM_NumaTier" : "BM_DramTier"; }
+
+std::vector<RatioPair> Pairs() {
   // Targets apply to the cold footprint: that is where a swapped page lives.
-  static const std::vector<RatioPair> pairs = {
-      {"store", "hot", "BM_DramTierStore/hot", "BM_MemcpyStore/hot", 0},
-      {"load", "hot", "BM_DramTierLoad/hot", "BM_MemcpyLoad/hot", 0},
-      {"store", "cold", "BM_DramTierStore/cold", "BM_MemcpyStore/cold", 1.5},
-      {"load", "cold", "BM_DramTierLoad/cold", "BM_MemcpyLoad/cold", 1.3},
+  const std::string t = TierPrefix();
+  return {
+      {"store", "hot", t + "Store/hot", "BM_MemcpyStore/hot", 0},
+      {"load", "hot", t + "Load/hot", "BM_MemcpyLoad/hot", 0},
+      {"store", "cold", t + "Store/cold", "BM_MemcpyStore/cold", 1.5},
+      {"load", "cold", t + "Load/cold", "BM_MemcpyLoad/cold", 1.3},
   };
-  return pairs;
 }
 
 void RegisterAll() {
@@ -407,9 +444,8 @@ void RegisterAll() {
       const std::string suffix = std::string(OpName(op)) + "/" + MemName(m);
       auto* base = benchmark::RegisterBenchmark(
           ("BM_Memcpy" + suffix).c_str(), [op, m](benchmark::State& s) { BM_Memcpy(s, op, m); });
-      auto* tier =
-          benchmark::RegisterBenchmark(("BM_DramTier" + suffix).c_str(),
-                                       [op, m](benchmark::State& s) { BM_DramTier(s, op, m); });
+      auto* tier = benchmark::RegisterBenchmark(
+          (TierPrefix() + suffix).c_str(), [op, m](benchmark::State& s) { BM_DramTier(s, op, m); });
       for (auto* b : {base, tier}) {
         b->UseManualTime();
         for (int t : threads) b->Threads(t);
@@ -433,6 +469,7 @@ int Main(int argc, char** argv) {
   const auto cold_mib = TakeFlag(&argc, argv, "cold_footprint_mib");
   const auto hot_kib = TakeFlag(&argc, argv, "hot_footprint_kib");
   const auto headroom = TakeFlag(&argc, argv, "tier_headroom_pct");
+  const auto numa_node = TakeFlag(&argc, argv, "numa_node");
 
   // Read before Initialize, which removes Google Benchmark's flags from argv.
   std::unique_ptr<benchmark::BenchmarkReporter> display = MakeDisplayReporter(argc, argv);
@@ -469,6 +506,20 @@ int Main(int argc, char** argv) {
     }
   }
 
+  if (numa_node) {
+    if (*numa_node == "0") {
+      s.numa_node = 0;
+    } else {
+      auto v = ParsePositive("numa_node", *numa_node);
+      if (!v || *v > 4095) {
+        std::fprintf(stderr, "--numa_node=%s: expected a NUMA node number (numactl --hardware).\n",
+                     numa_node->c_str());
+        return 1;
+      }
+      s.numa_node = int(*v);
+    }
+  }
+
   TickClock::Calibrate();
   const double overhead = TickClock::OverheadNs();
   RegisterAll();
@@ -480,6 +531,10 @@ int Main(int argc, char** argv) {
                               "DEBUG: not representative"
 #endif
   );
+  benchmark::AddCustomContext("tier", s.numa_node >= 0
+                                          ? "numa on node " + std::to_string(s.numa_node) +
+                                                " (the baseline's arena bound there too)"
+                                          : "dram (memory where the process's policy puts it)");
   benchmark::AddCustomContext("hot_footprint", MiB(s.hot_bytes));
   benchmark::AddCustomContext("cold_footprint", MiB(s.cold_bytes) + " (LLC " + MiB(llc) + ")");
   benchmark::AddCustomContext("cold_tier_capacity", MiB(TierCapacity(Mem::kCold)));
@@ -495,8 +550,11 @@ int Main(int argc, char** argv) {
   const std::vector<RatioRow> rows = reporter.Rows(Pairs());
   if (!rows.empty()) {
     PrintRatioTable(out,
-                    "DRAM tier / memcpy, per-op latency in ns (hot " + MiB(s.hot_bytes) +
-                        ", cold " + MiB(s.cold_bytes) + "; targets on cold p50)",
+                    (s.numa_node >= 0 ? "NUMA tier on node " + std::to_string(s.numa_node) +
+                                            " / memcpy on that node"
+                                      : std::string("DRAM tier / memcpy")) +
+                        ", per-op latency in ns (hot " + MiB(s.hot_bytes) + ", cold " +
+                        MiB(s.cold_bytes) + "; targets on cold p50)",
                     rows);
   }
   const auto meta = reporter.Get("BM_DramTierMetadata/1Mi_pages", 1, "metadata_bytes_per_page");
@@ -512,6 +570,12 @@ int Main(int argc, char** argv) {
     w.Key("cold_footprint_bytes").Uint(s.cold_bytes);
     w.Key("cold_tier_capacity_bytes").Uint(TierCapacity(Mem::kCold));
     w.Key("ops_per_timed_batch").Uint(kBatch);
+    w.Key("numa_node");
+    if (s.numa_node >= 0) {
+      w.Int(s.numa_node);
+    } else {
+      w.Null();
+    }
     w.Key("timer").String(TickClock::Source());
     w.Key("timer_overhead_ns_per_batch").Double(overhead);
 #ifdef NDEBUG

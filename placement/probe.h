@@ -1,9 +1,9 @@
 // Probe: what a synchronous get costs on each tier, measured when a backend opens.
 //
 // Placement ranks tiers by what a load will cost, and the configuration's word for it (a tier
-// called "cxl") or the firmware's (HMAT) is not a measurement: in the NUMA lab every node is the
-// same host RAM whatever the HMAT says, and emulation adds latency that only shows when a page
-// is really loaded. So the probe stores a few hundred pages on the tier and times what a get
+// called "cxl") or the firmware's (HMAT) is not a measurement: in the lab (scripts/lab) every node
+// is the same host RAM whatever the HMAT says, and emulation adds latency that only shows when a
+// page is really loaded. So the probe stores a few hundred pages on the tier and times what a get
 // does: 4 KiB loads from memory that is not in the CPU caches (median and p99), 4 KiB stores,
 // dependent random 64-byte reads inside the tier's memory (pointer chase), and back-to-back
 // loads (copy bandwidth). Next to these it keeps what the firmware states (HMAT, or a SLIT

@@ -153,7 +153,7 @@ for t in "${target_list[@]}"; do
 done
 
 echo "guest-swap-test: targets ${targets}; workload $mib MiB under $limit MiB, $passes passes"
-# run-in-vm shares its working directory with the guest; the guest only reads from it.
+# The lab shares its working directory with the guest; the guest only reads from it.
 cd "$root"
 : >"$tmp/guest.log"  # exists before tail opens it
 # The lab's default machine with 512 MiB per node and no NVDIMM: small enough that the guest

@@ -1,7 +1,7 @@
 /*
  * swap_workload: the guest swap test's workload (scripts/guest-swap-test.sh). Built on the host,
- * run inside the NUMA lab's guest in a memory cgroup far smaller than its working set, so that
- * the guest kernel swaps most of it out and back in.
+ * run inside the lab's guest (scripts/lab) in a memory cgroup far smaller than its working set, so
+ * that the guest kernel swaps most of it out and back in.
  *
  *   swap_workload --mib N [--passes P] [--seed S]
  *
