@@ -11,12 +11,12 @@
 //                             kRejectPages. The tier gives the codec only that much room.
 //
 // Pages: the corpus (--pages=FILE, default the repository's examples/pages/sample-pages.bin.zst:
-// real programs' memory, see examples/pages/README.md), decompressed once at startup. Store and load use the
-// pages the tier accepts, visited in one fixed random order; the raw decompression reads its
-// copies from a buffer laid out in corpus order (so that neither side streams through memory),
-// mapped like the tier's frames.
-// The store tier is emptied (untimed) each time the whole set has been stored, so stores always
-// fill fresh spans. The tiers run their background compactor, as in service.
+// real programs' memory, see examples/pages/README.md), decompressed once at startup. Store and
+// load use the pages the tier accepts, visited in one fixed random order; the raw decompression
+// reads its copies from a buffer laid out in corpus order (so that neither side streams through
+// memory), mapped like the tier's frames. The store tier is emptied (untimed) each time the whole
+// set has been stored, so stores always fill fresh spans. The tiers run their background compactor,
+// as in service.
 //
 // Timing: a shared 2-vCPU VM drifts by 10-30% from one second to the next, more than the
 // difference being measured. So each benchmark iteration times one batch of kBatch pages through

@@ -25,7 +25,6 @@
 namespace tierswap {
 namespace {
 
-
 bool InLab() {
   const char* v = std::getenv("TIERSWAP_LAB");
   return v != nullptr && std::strcmp(v, "1") == 0;
