@@ -24,7 +24,8 @@ stage "ctest: all tests but the lab's"
 ctest --test-dir build --output-on-failure -j "$(nproc)" -LE lab
 
 stage "lab: exit paths, and each topology as its guest sees it (scripts/lab/selftest)"
-ctest --test-dir build --output-on-failure -L lab
+# -V: every check of the self-test and the exit-path test shows in the log, not only failures.
+ctest --test-dir build --output-on-failure -L lab -V
 stage "lab: far-node and pmem tests in a guest, NVDIMM as fsdax, devdax and kmem"
 scripts/lab-test.sh build
 
