@@ -45,7 +45,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "frontend/json_writer.h"
 #include "tiers/dram_tier.h"
 #include "tiers/frame_allocator.h"

@@ -60,7 +60,8 @@
 
 #include "bench/bench_util.h"
 #include "bench/placement_sim.h"
-#include "frontend/backend.h"
+#include "placement/backend.h"
+#include "frontend/backend_factory.h"
 #include "frontend/config.h"
 #include "frontend/json_writer.h"
 #include "tiers/page.h"
@@ -144,7 +145,7 @@ Status CheckRank(const Backend& b, std::string* message) {
 
 Result<std::unique_ptr<Backend>> OpenBackend(const SimTrace& t, const TierLayout& l,
                                              const std::string& policy, uint64_t min_residency_ms) {
-  auto b = Backend::Open(BackendConfig(l, policy, min_residency_ms));
+  auto b = tierswap::OpenBackend(BackendConfig(l, policy, min_residency_ms));
   if (!b) return b.take_error();
   std::string message;
   if (CheckRank(*b.value(), &message) != Status::kOk) {

@@ -17,7 +17,7 @@
 #include <random>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "tiers/dram_tier.h"
 #include "tiers/tsc.h"
 

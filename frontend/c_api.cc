@@ -20,7 +20,9 @@
 #include <utility>
 
 #include "frontend/c_api_internal.h"
+#include "frontend/backend_factory.h"
 #include "frontend/config.h"
+#include "frontend/stats_export.h"
 #include "frontend/stats_service.h"
 #include "tiers/result.h"
 
@@ -252,7 +254,7 @@ int Open(const char* config_path, tierswap_handle** out) {
   } else {
     config = Config::Default();
   }
-  Result<std::unique_ptr<Backend>> backend = Backend::Open(config);
+  Result<std::unique_ptr<Backend>> backend = OpenBackend(config);
   if (!backend) return FailOpen(config_path, backend.error());
   // [stats] and $TIERSWAP_STATS_*: a listener or dump file that cannot start fails the open, so
   // a typo in an address or path is not discovered only when the statistics are missing.
@@ -460,7 +462,7 @@ int tierswap_freeze(tierswap_handle* ts, bool frozen) {
 int tierswap_stats_json(tierswap_handle* ts, char* buf, size_t len) {
   ClearMessage();
   return StatsText("tierswap_stats_json", ts, buf, len,
-                   [](const Backend& b) { return b.StatsJson(); });
+                   [](const Backend& b) { return StatsJson(b); });
 }
 
 int tierswap_stats_prometheus(tierswap_handle* ts, char* buf, size_t len) {

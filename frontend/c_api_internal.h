@@ -26,7 +26,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "frontend/stats_service.h"
 #include "tiers/status.h"
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "placement/backend_options.h"
 #include "tiers/result.h"
 #include "tiers/tier.h"
 
@@ -48,26 +49,13 @@ struct TierConfig {
   int line = 0;  // line of the [[tier]] header, for later error messages
 };
 
-// [placement]: which tier a page goes to, and when pages move between tiers.
-struct PlacementConfig {
-  std::string policy = "adaptive";   // "static" (first tier in rank order with room, no
-                                     // migration) | "adaptive" (reuse-aware admission, demotion
-                                     // of cold pages, promotion of reused ones)
-  double high_watermark = 0.98;      // above this fraction of its capacity a tier demotes ...
-  double low_watermark = 0.95;       // ... its coldest pages until below this one
-  uint64_t max_migration_mbps = 0;   // promotions + demotions by the mover; 0 = unlimited
-  uint64_t min_residency_ms = 1000;  // a migrated page stays put at least this long
-  uint32_t promote_after_loads = 1;  // loads from a slower tier before a page is promoted
-  bool background = true;            // run the mover thread (false: Backend::Maintain() only)
-  uint64_t mover_interval_ms = 10;   // how often the mover thread wakes
-  double probe_budget_ms = 50;       // time to measure each tier at open (0: skip the probe)
+// [placement] (the engine's PlacementOptions, and where the table was).
+struct PlacementConfig : PlacementOptions {
   int line = 0;
 };
 
-// [[quota]]: a cap on the pages one swap type (tenant) may hold.
-struct QuotaConfig {
-  unsigned type = 0;
-  uint64_t max_bytes = 0;  // rounded down to whole pages
+// [[quota]] (the engine's QuotaOptions, and where the table was).
+struct QuotaConfig : QuotaOptions {
   int line = 0;
 };
 

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "frontend/c_api_internal.h"
+#include "frontend/backend_factory.h"
 #include "frontend/config.h"
 #include "frontend/stats_service.h"
 #include "tiers/result.h"
@@ -45,7 +46,7 @@ void OpenFromEnvironment(ProcessBackend* p) {
                     config.error().message.c_str());
       return;
     }
-    Result<std::unique_ptr<Backend>> backend = Backend::Open(*config);
+    Result<std::unique_ptr<Backend>> backend = OpenBackend(*config);
     if (!backend) {
       std::snprintf(p->error, sizeof(p->error), "config %s: %s", from_file ? path : "<default>",
                     backend.error().message.c_str());

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "frontend/json_writer.h"
+#include "frontend/stats_export.h"
 #include "tiers/page.h"
 
 namespace tierswap {
@@ -683,7 +684,7 @@ std::string ReplayReportJson(const ReplayResult& r, const Backend& backend) {
     w.BeginObject().Key("line").Uint(m.line).Key("message").String(m.message).EndObject();
   }
   w.EndArray();
-  w.Key("stats").Raw(backend.StatsJson());
+  w.Key("stats").Raw(StatsJson(backend));
   w.EndObject();
   return w.Take() + "\n";
 }

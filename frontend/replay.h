@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "frontend/page_corpus.h"
 #include "frontend/trace_reader.h"
 #include "tiers/result.h"

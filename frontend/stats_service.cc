@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "frontend/json_writer.h"
+#include "frontend/stats_export.h"
 #include "frontend/prometheus_sink.h"
 
 namespace tierswap {
@@ -132,12 +133,6 @@ bool IsLoopbackHost(std::string_view host) {
   return false;
 }
 
-std::string StatsPrometheus(const Backend& backend) {
-  PrometheusSink sink;
-  backend.ExportStats(sink);
-  return sink.Finish();
-}
-
 StatsService::StatsService(const Backend& backend) : backend_(backend) {}
 
 std::string StatsService::DumpLine(const Backend& backend) {
@@ -147,7 +142,7 @@ std::string StatsService::DumpLine(const Backend& backend) {
   w.BeginObject();
   w.Key("ts").String(ts);
   w.Key("unix_ms").Uint(unix_ms);
-  w.Key("stats").Raw(backend.StatsJson());
+  w.Key("stats").Raw(StatsJson(backend));
   w.EndObject();
   return w.Take();
 }
@@ -221,7 +216,7 @@ Result<void> StatsService::StartListener(const StatsConfig& config) {
     res.set_content(StatsPrometheus(*backend), std::string(PrometheusSink::kContentType));
   });
   s.Get("/stats.json", [backend](const httplib::Request&, httplib::Response& res) {
-    res.set_content(backend->StatsJson(), "application/json");
+    res.set_content(StatsJson(*backend), "application/json");
   });
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.status == 404) {

@@ -23,7 +23,7 @@
 #include <string_view>
 #include <thread>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "frontend/config.h"
 #include "tiers/mutex.h"
 #include "tiers/result.h"
@@ -75,8 +75,6 @@ class StatsService {
   std::thread dump_thread_;
 };
 
-// The statistics in the Prometheus text format (frontend/prometheus_sink.h).
-std::string StatsPrometheus(const Backend& backend);
 
 // Whether `host` (as written in `listen`, brackets allowed around IPv6) is a loopback address:
 // 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 or "localhost". Names are not resolved.

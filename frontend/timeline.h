@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "frontend/replay.h"
 #include "tiers/result.h"
 

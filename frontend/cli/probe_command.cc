@@ -28,7 +28,7 @@
 #include "frontend/config.h"
 #include "frontend/json_writer.h"
 #include "frontend/replay.h"
-#include "frontend/tier_factory.h"
+#include "frontend/backend_factory.h"
 #include "placement/probe.h"
 #include "tiers/memory_attributes.h"
 #include "tiers/numa_topology.h"

@@ -14,7 +14,8 @@
 #include <memory>
 #include <string>
 
-#include "frontend/backend.h"
+#include "frontend/backend_factory.h"
+#include "placement/backend.h"
 #include "frontend/cli/commands.h"
 #include "frontend/cli/progress.h"
 #include "frontend/config.h"
@@ -100,7 +101,7 @@ int RunReplay(const ReplayArgs& args) {
   Result<OpenedTrace> trace = OpenTrace(args.trace);
   if (!trace) return Fail(trace.error());
 
-  Result<std::unique_ptr<Backend>> backend = Backend::Open(*config);
+  Result<std::unique_ptr<Backend>> backend = OpenBackend(*config);
   if (!backend) return Fail(backend.error());
 
   // The config's [stats] listener and dump file, as a C handle would have them.

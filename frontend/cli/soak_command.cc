@@ -47,7 +47,9 @@
 #include <thread>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "frontend/backend_factory.h"
+#include "frontend/stats_export.h"
+#include "placement/backend.h"
 #include "frontend/cli/commands.h"
 #include "frontend/cli/progress.h"
 #include "frontend/config.h"
@@ -786,7 +788,7 @@ int RunSoak(const SoakArgs& args) {
     }
   }
   const uint64_t baseline_bytes = ReadMemoryUse().rss;
-  Result<std::unique_ptr<Backend>> opened = Backend::Open(config);
+  Result<std::unique_ptr<Backend>> opened = OpenBackend(config);
   if (!opened) return FailCommand("soak", opened.error());
   std::unique_ptr<Backend> backend = std::move(*opened);
   for (auto& w : workers) w->Attach(*backend);
@@ -931,7 +933,7 @@ int RunSoak(const SoakArgs& args) {
     w.Key("baseline_has_hwloc_topology").Bool(hwloc_in_baseline);
     w.EndObject();
     w.Key("passed").Bool(passed);
-    w.Key("stats").Raw(backend->StatsJson(/*pretty=*/false));
+    w.Key("stats").Raw(StatsJson(*backend, /*pretty=*/false));
     w.EndObject();
     const std::string out = w.Take() + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -29,7 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "frontend/backend_factory.h"
+#include "placement/backend.h"
 #include "frontend/config.h"
 #include "frontend/page_corpus.h"
 #include "frontend/replay.h"
@@ -307,7 +308,7 @@ TEST(BadConfigTest, PmemPathInMissingDirectoryIsRefusedAtOpenNamingFileAndLine) 
       "capacity = \"1MiB\"\n",
       kSource);
   ASSERT_TRUE(c.ok()) << c.error().message;
-  Result<std::unique_ptr<Backend>> b = Backend::Open(*c);
+  Result<std::unique_ptr<Backend>> b = OpenBackend(*c);
   ASSERT_FALSE(b.ok());
   EXPECT_TRUE(
       Names(b.error().message, {At(4), "tier 'pm'", "/nonexistent-tierswap-dir/pool", "missing"}));
@@ -328,7 +329,7 @@ TEST(BadConfigTest, TierThatCannotOpenIsRefusedAtOpenNamingFileAndLine) {
     Result<Config> c =
         Config::FromString("[placement]\nprobe_budget_ms = 0\n\n[[tier]]\n" + tc.tier, kSource);
     ASSERT_TRUE(c.ok()) << c.error().message;
-    Result<std::unique_ptr<Backend>> b = Backend::Open(*c);
+    Result<std::unique_ptr<Backend>> b = OpenBackend(*c);
     ASSERT_FALSE(b.ok()) << tc.tier;
     EXPECT_TRUE(Names(b.error().message, {At(4)}));
     for (const std::string& part : tc.parts) EXPECT_TRUE(Names(b.error().message, {part}));

@@ -34,7 +34,7 @@
 #include <thread>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
 #include "tiers/dram_tier.h"
@@ -251,7 +251,7 @@ class Run {
     o.placement.high_watermark = 0.75;
     o.placement.low_watermark = 0.5;
     o.latency_histograms = false;  // no latency-driven re-ranking: the walk must be repeatable
-    o.quotas.push_back(QuotaConfig{kQuotaType, kQuotaPages * kPageSize});
+    o.quotas.push_back(QuotaOptions{kQuotaType, kQuotaPages * kPageSize});
     auto b = Backend::Open(std::move(tiers), o);
     if (!b) {
       if (fi::Injected() == before) {

@@ -17,7 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "frontend/backend_factory.h"
+#include "frontend/stats_export.h"
+#include "placement/backend.h"
 #include "frontend/config.h"
 #include "frontend/stats_service.h"
 #include "tests/support/test_pages.h"
@@ -76,7 +78,7 @@ bool CorruptOneStoredCopy(const Tier& tier, const std::vector<PageBuf>& pages) {
 Result<std::unique_ptr<Backend>> OpenToml(const std::string& toml) {
   auto config = Config::FromString(toml, "checksum.toml");
   if (!config) return config.take_error();
-  return Backend::Open(*config);
+  return OpenBackend(*config);
 }
 
 // The [[tier]] body (after name and capacity) of each kind under test.
@@ -133,7 +135,7 @@ TEST_P(PageChecksumTierTest, CorruptedPageLoadsAsIoErrorCountedAndNeverReturned)
   EXPECT_EQ(b.tier(0).checksum_failures(), 1u);
 
   // Counted in both exports.
-  const std::string json = b.StatsJson();
+  const std::string json = StatsJson(b);
   EXPECT_NE(json.find("\"checksum_failures\":1"), std::string::npos) << json;
   EXPECT_NE(json.find("\"load_errors\":1"), std::string::npos) << json;
   const std::string prom = StatsPrometheus(b);
@@ -234,7 +236,7 @@ TEST(PageChecksumTest, DemotionSkipsACorruptPageAndCountsAMoverIoError) {
   EXPECT_EQ(b.tier(0).stored_pages(), 1u);
   EXPECT_EQ(b.tier(1).stored_pages(), 7u);
   EXPECT_EQ(b.tier(1).checksum_failures(), 0u);
-  const std::string json = b.StatsJson();
+  const std::string json = StatsJson(b);
   const std::string key = "\"mover_io_errors\":";
   const size_t io = json.find(key);
   ASSERT_NE(io, std::string::npos) << json;
@@ -295,11 +297,11 @@ TEST(PageChecksumConfigTest, BackendChecksumIsEveryTiersDefaultAndATierMayOverri
   EXPECT_TRUE(config->tiers[0].checksum);
   EXPECT_FALSE(config->tiers[1].checksum);
   config->placement.probe_budget_ms = 0;
-  auto b = Backend::Open(*config);
+  auto b = OpenBackend(*config);
   ASSERT_TRUE(b.ok()) << b.error().message;
   EXPECT_TRUE((*b)->tier(0).checksums());
   EXPECT_FALSE((*b)->tier(1).checksums());
-  const std::string json = (*b)->StatsJson();
+  const std::string json = StatsJson(**b);
   EXPECT_NE(json.find("\"name\":\"a\""), std::string::npos);
   EXPECT_NE(json.find("\"checksum\":1"), std::string::npos) << json;
   EXPECT_NE(json.find("\"checksum\":0"), std::string::npos) << json;

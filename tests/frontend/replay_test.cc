@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "frontend/page_corpus.h"
 #include "frontend/trace_reader.h"
 #include "tiers/dram_tier.h"

@@ -28,7 +28,9 @@
 #include <string>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "frontend/backend_factory.h"
+#include "frontend/stats_export.h"
+#include "placement/backend.h"
 #include "frontend/config.h"
 #include "frontend/stats_service.h"
 #include "tests/support/test_pages.h"
@@ -202,7 +204,7 @@ class StatsDocsTest : public ::testing::Test {
       setup_error_ = new std::string(config.error().message);
       return;
     }
-    auto backend = Backend::Open(*config);
+    auto backend = OpenBackend(*config);
     if (!backend) {
       setup_error_ = new std::string(backend.error().message);
       return;
@@ -295,7 +297,7 @@ TEST_F(StatsDocsTest, DocumentedKindsMatchTheExport) {
 }
 
 TEST_F(StatsDocsTest, EveryExportedFieldIsInTheJson) {
-  const std::string json = backend_->StatsJson();
+  const std::string json = StatsJson(*backend_);
   for (const auto& [f, kind] : *exported_) {
     EXPECT_NE(json.find("\"" + f.name + "\":"), std::string::npos) << Describe(f);
   }

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "frontend/backend_factory.h"
 #include "frontend/config.h"
 #include "frontend/prometheus_sink.h"
 #include "tests/support/test_pages.h"
@@ -129,7 +130,7 @@ std::unique_ptr<Backend> AllTiersBackend() {
   auto config = Config::FromFile(dir + "/examples/all-tiers.toml");
   EXPECT_TRUE(config.ok()) << config.error().message;
   if (!config.ok()) return nullptr;
-  auto b = Backend::Open(*config);
+  auto b = OpenBackend(*config);
   EXPECT_TRUE(b.ok()) << b.error().message;
   return b.ok() ? std::move(b).value() : nullptr;
 }

@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "frontend/backend_factory.h"
+#include "frontend/stats_export.h"
+#include "placement/backend.h"
 #include "frontend/config.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
@@ -116,7 +118,7 @@ std::unique_ptr<Backend> OpenThreeTiers(bool scrub_on_free) {
   EXPECT_TRUE(config.ok()) << config.error().message;
   if (!config) return nullptr;
   EXPECT_EQ(config->scrub_on_free, scrub_on_free);
-  auto b = Backend::Open(*config);
+  auto b = OpenBackend(*config);
   EXPECT_TRUE(b.ok()) << b.error().message;
   if (!b) return nullptr;
   return std::move(b).value();
@@ -174,7 +176,7 @@ TEST(TenantIsolationTest, LoadOfOneTypeNeverReturnsAnotherTypesPage) {
   }
   // The pages really were spread over the tiers and moved between them.
   for (size_t t = 0; t < 3; ++t) EXPECT_GT(b->tier(t).stores(), 0u) << b->tier(t).name();
-  const std::string json = b->StatsJson();
+  const std::string json = StatsJson(*b);
   EXPECT_GT(JsonNumber(json, "mover_demotions") + JsonNumber(json, "mover_promotions"), 0u)
       << "no page migrated: the test would not cover migrations";
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "frontend/backend_factory.h"
 #include "frontend/config.h"
 #include "frontend/page_corpus.h"
 #include "frontend/replay.h"
@@ -42,7 +43,7 @@ prefault = false
 )",
                                         "two.toml");
   EXPECT_TRUE(c.ok()) << c.error().message;
-  Result<std::unique_ptr<Backend>> b = Backend::Open(*c);
+  Result<std::unique_ptr<Backend>> b = OpenBackend(*c);
   EXPECT_TRUE(b.ok()) << b.error().message;
   return std::move(*b);
 }

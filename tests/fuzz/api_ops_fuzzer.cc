@@ -60,7 +60,7 @@
 #include <utility>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"

@@ -21,7 +21,8 @@
 #include <string>
 #include <string_view>
 
-#include "frontend/backend.h"
+#include "frontend/backend_factory.h"
+#include "placement/backend.h"
 #include "frontend/config.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/support/test_pages.h"
@@ -104,7 +105,7 @@ void Bound(Config* c) {
 }
 
 void OpenAndUse(const Config& config) {
-  Result<std::unique_ptr<Backend>> opened = Backend::Open(config);
+  Result<std::unique_ptr<Backend>> opened = OpenBackend(config);
   if (!opened) {
     FUZZ_CHECK(
         NamesTheSource(opened.error().message),

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "tiers/dram_tier.h"
 #include "tiers/page.h"
 

@@ -204,7 +204,7 @@ TEST(BackendModelTest, ConcurrentThreadsEachCheckedAgainstTheirModel) {
 
 // ---- with placement: migration, capacity changes, offlining and quotas in the op mix --------
 
-std::unique_ptr<Backend> PlacementBackend(bool background, std::vector<QuotaConfig> quotas) {
+std::unique_ptr<Backend> PlacementBackend(bool background, std::vector<QuotaOptions> quotas) {
   std::vector<std::unique_ptr<Tier>> tiers;
   tiers.push_back(testing::MakeDram(200, "fast"));
   tiers.push_back(testing::MakeDram(400, "mid"));
@@ -234,7 +234,7 @@ int RecordWriteback(void* ctx, unsigned type, uint64_t offset, const void* page)
 
 TEST(BackendModelTest, RandomOpsWithMigrationResizeOfflineAndQuotasMatchTheModel) {
   const uint64_t ops = OpsFromEnv(1'000'000) / 2;
-  auto b = PlacementBackend(/*background=*/false, {QuotaConfig{1, 300 * kPageSize}});
+  auto b = PlacementBackend(/*background=*/false, {QuotaOptions{1, 300 * kPageSize}});
   ASSERT_NE(b, nullptr);
   Handed handed;
   b->SetWriteback(&RecordWriteback, &handed);
@@ -316,7 +316,7 @@ TEST(BackendModelTest, RandomOpsWithMigrationResizeOfflineAndQuotasMatchTheModel
 // mover runs too. Under ThreadSanitizer in CI.
 TEST(BackendModelTest, ConcurrentOpsWithMoverResizeAndOfflineMatchTheModels) {
   const uint64_t ops = OpsFromEnv(1'000'000) / 5;
-  auto b = PlacementBackend(/*background=*/true, {QuotaConfig{2, 200 * kPageSize}});
+  auto b = PlacementBackend(/*background=*/true, {QuotaOptions{2, 200 * kPageSize}});
   ASSERT_NE(b, nullptr);
   std::atomic<bool> stop{false};
   std::thread control([&] {

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "frontend/backend.h"
+#include "placement/backend.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
 
@@ -29,7 +29,7 @@ struct Layout {
   std::string policy = "adaptive";
   uint64_t max_mbps = 0;
   uint64_t residency_ms = 0;
-  std::vector<QuotaConfig> quotas;
+  std::vector<QuotaOptions> quotas;
 };
 
 std::unique_ptr<Backend> Open(const Layout& l) {
@@ -349,7 +349,7 @@ TEST(BackendPlacementTest, RefusedWritebackKeepsThePageAndCountsIt) {
 }
 
 TEST(BackendPlacementTest, QuotaRejectsStoresOverItWithReasonQuota) {
-  auto b = Open(Layout{.quotas = {QuotaConfig{3, 10 * kPageSize}}});
+  auto b = Open(Layout{.quotas = {QuotaOptions{3, 10 * kPageSize}}});
   ASSERT_EQ(b->Init(3, 0), Status::kOk);
   ASSERT_EQ(b->Init(4, 0), Status::kOk);
   for (uint64_t o = 0; o < 10; ++o) ASSERT_EQ(b->Store(3, o, PatternPage(o).data()), Status::kOk);
@@ -366,7 +366,7 @@ TEST(BackendPlacementTest, QuotaRejectsStoresOverItWithReasonQuota) {
 
 TEST(BackendPlacementTest, RacingStoresCannotExceedAQuota) {
   auto b = Open(
-      Layout{.fast_pages = 2000, .slow_pages = 2000, .quotas = {QuotaConfig{1, 100 * kPageSize}}});
+      Layout{.fast_pages = 2000, .slow_pages = 2000, .quotas = {QuotaOptions{1, 100 * kPageSize}}});
   ASSERT_EQ(b->Init(1, 0), Status::kOk);
   std::atomic<int> accepted{0};
   std::vector<std::thread> threads;

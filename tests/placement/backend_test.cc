@@ -1,5 +1,6 @@
 // The frontswap contract, one behaviour per test, on a backend over a small DRAM tier.
-#include "frontend/backend.h"
+#include "frontend/stats_export.h"
+#include "placement/backend.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -71,7 +72,7 @@ TEST_F(BackendTest, DuplicateStoreOnTheFastestTierOverwritesItsFrameInPlace) {
   EXPECT_EQ(LoadOrDie(0, 3), PatternPage(11));
   EXPECT_EQ(backend_->tier(0).stored_pages(), 1u);
   EXPECT_EQ(backend_->tier(0).stores(), stores_before + 1);
-  EXPECT_NE(backend_->StatsJson().find("\"overwrites\":1"), std::string::npos);
+  EXPECT_NE(StatsJson(*backend_).find("\"overwrites\":1"), std::string::npos);
 }
 
 TEST_F(BackendTest, DenseOffsetsAreStoredAtTheirHintedFrames) {
@@ -267,7 +268,7 @@ TEST_F(BackendTest, StatsCountFrontswapOperations) {
   ASSERT_EQ(backend_->Load(0, 1, out.data()), Status::kOk);
   ASSERT_EQ(backend_->Load(0, 3, out.data()), Status::kNotFound);
   backend_->InvalidatePage(0, 1);
-  const std::string json = backend_->StatsJson();
+  const std::string json = StatsJson(*backend_);
   EXPECT_NE(json.find("\"loads\":1,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"succ_stores\":2,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"failed_stores\":0,"), std::string::npos) << json;

@@ -1,4 +1,4 @@
-#include "frontend/tier_factory.h"
+#include "frontend/backend_factory.h"
 
 #include "tiers/compressed_tier.h"
 #include "tiers/dram_tier.h"
@@ -101,6 +101,22 @@ Result<std::vector<std::unique_ptr<Tier>>> OpenTiers(const Config& config) {
     tiers.push_back(std::move(t).value());
   }
   return tiers;
+}
+
+BackendOptions BackendOptionsOf(const Config& config) {
+  BackendOptions options;
+  options.exclusive_loads = config.exclusive_loads;
+  options.placement = config.placement;
+  options.quotas.assign(config.quotas.begin(), config.quotas.end());
+  options.latency_histograms = config.stats.latency_histograms;
+  options.scrub_on_free = config.scrub_on_free;
+  return options;
+}
+
+Result<std::unique_ptr<Backend>> OpenBackend(const Config& config) {
+  auto tiers = OpenTiers(config);
+  if (!tiers) return tiers.take_error();
+  return Backend::Open(std::move(tiers).value(), BackendOptionsOf(config));
 }
 
 }  // namespace tierswap

@@ -1,4 +1,4 @@
-#include "frontend/backend.h"
+#include "placement/backend.h"
 
 #include <chrono>
 #include <cstring>
@@ -6,8 +6,6 @@
 #include <system_error>
 #include <utility>
 
-#include "frontend/json_writer.h"
-#include "frontend/tier_factory.h"
 #include "tiers/fault_injection.h"
 #include "tiers/page.h"
 
@@ -47,18 +45,6 @@ RejectReason Backend::LastRejectReason() { return t_last_reject; }
 
 LoadFailure Backend::LastLoadFailure() { return t_last_load_failure; }
 
-Result<std::unique_ptr<Backend>> Backend::Open(const Config& config) {
-  auto tiers = OpenTiers(config);
-  if (!tiers) return tiers.take_error();
-  BackendOptions options;
-  options.exclusive_loads = config.exclusive_loads;
-  options.placement = config.placement;
-  options.quotas = config.quotas;
-  options.latency_histograms = config.stats.latency_histograms;
-  options.scrub_on_free = config.scrub_on_free;
-  return Open(std::move(tiers).value(), options);
-}
-
 Result<std::unique_ptr<Backend>> Backend::Open(std::vector<std::unique_ptr<Tier>> tiers,
                                                BackendOptions options) {
   if (tiers.empty())
@@ -81,7 +67,7 @@ Result<std::unique_ptr<Backend>> Backend::Open(std::vector<std::unique_ptr<Tier>
         "unknown placement policy '" + options.placement.policy + "' (known: static, adaptive)");
   }
   policy->set_promote_after_loads(options.placement.promote_after_loads);
-  for (const QuotaConfig& q : options.quotas) {
+  for (const QuotaOptions& q : options.quotas) {
     if (q.type >= kMaxTypes || q.max_bytes < kPageSize) {
       return MakeError(Status::kInvalidArgument, "quota for type " + std::to_string(q.type) +
                                                      " of " + std::to_string(q.max_bytes) +
@@ -122,7 +108,7 @@ Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions option
   for (size_t t = 0; t < tiers_.size(); ++t) {
     view_.compressed[t] = tiers_[t]->kind() == TierKind::kCompressed;
   }
-  for (const QuotaConfig& q : options_.quotas) quota_pages_[q.type] = q.max_bytes / kPageSize;
+  for (const QuotaOptions& q : options_.quotas) quota_pages_[q.type] = q.max_bytes / kPageSize;
   std::vector<Tier*> raw;
   for (auto& t : tiers_) raw.push_back(t.get());
   MigratorOptions mo;
@@ -680,15 +666,6 @@ void Backend::ExportStats(StatsSink& sink) const {
     sink.EndItem();
   }
   sink.EndList();
-}
-
-std::string Backend::StatsJson(bool pretty) const {
-  JsonWriter w(pretty);
-  w.BeginObject();
-  JsonStatsSink sink(w);
-  ExportStats(sink);
-  w.EndObject();
-  return w.Take();
 }
 
 }  // namespace tierswap

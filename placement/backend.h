@@ -1,4 +1,6 @@
-// Backend: the frontswap-compatible page store, the engine behind the C ABI and the CLI.
+// Backend: the frontswap-compatible page store, the engine behind every face (the C ABI and
+// plugin ops, the CLI, the nbdkit plugin: frontend/). It is built from plain options
+// (placement/backend_options.h) and tiers; frontend/backend_factory.h builds one from a config.
 //
 // A guest offers a 4 KiB page for swap slot (type, offset) with Store; tierswap either accepts
 // it, and then returns exactly those bytes from Load until the slot is invalidated or stored
@@ -23,8 +25,8 @@
 //
 // Hot paths (Store, Load, InvalidatePage) do not allocate, log or make system calls, except to
 // map a new 768 KiB index chunk once per 65536 slots.
-#ifndef TIERSWAP_FRONTEND_BACKEND_H_
-#define TIERSWAP_FRONTEND_BACKEND_H_
+#ifndef TIERSWAP_PLACEMENT_BACKEND_H_
+#define TIERSWAP_PLACEMENT_BACKEND_H_
 
 #include <atomic>
 #include <cstdint>
@@ -33,7 +35,7 @@
 #include <thread>
 #include <vector>
 
-#include "frontend/config.h"
+#include "placement/backend_options.h"
 #include "placement/migrator.h"
 #include "placement/page_index.h"
 #include "placement/policy.h"
@@ -46,16 +48,6 @@
 #include "tiers/tier.h"
 
 namespace tierswap {
-
-struct BackendOptions {
-  bool exclusive_loads = false;    // a successful Load also drops the page
-  PlacementConfig placement;       // policy, watermarks, mover (docs/config.md, [placement])
-  bool latency_histograms = true;  // [stats] latency_histograms: time every tier operation
-  std::vector<QuotaConfig> quotas;
-  // [backend] scrub_on_free: every tier zeroes a page's memory when the page is freed,
-  // replaced, invalidated or moved away (Tier::SetScrubOnFree). false leaves the tiers as given.
-  bool scrub_on_free = false;
-};
 
 // Why the calling thread's last failed Load failed (for messages at the C ABI).
 struct LoadFailure {
@@ -81,9 +73,8 @@ class Backend final : private MigratorHost {
   static constexpr unsigned kMaxTypes = PageIndex::kMaxTypes;
   static constexpr uint64_t kMaxPagesPerType = PageIndex::kMaxPagesPerType;
 
-  // Opens every tier of `config` (in order) and returns a backend with no type initialised.
-  static Result<std::unique_ptr<Backend>> Open(const Config& config);
-  // For tests and embedders that build their own tiers (at least one, at most 31).
+  // A backend over `tiers` (at least one, at most 31; fastest first unless the probe says
+  // otherwise), with no type initialised. frontend/backend_factory.h opens one from a config.
   static Result<std::unique_ptr<Backend>> Open(std::vector<std::unique_ptr<Tier>> tiers,
                                                BackendOptions options);
   ~Backend();
@@ -167,10 +158,8 @@ class Backend final : private MigratorHost {
   // DRAM used for bookkeeping: index, allocator bitmaps, counters.
   size_t MetadataBytes() const;
 
-  // Exports every statistic (docs/stats.md) to `sink`.
+  // Exports every statistic (docs/stats.md) to `sink` (frontend/stats_export.h renders them).
   void ExportStats(StatsSink& sink) const;
-  // The statistics as one JSON object.
-  std::string StatsJson(bool pretty = false) const;
 
  private:
   Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions options,
@@ -267,4 +256,4 @@ class Backend final : private MigratorHost {
 
 }  // namespace tierswap
 
-#endif  // TIERSWAP_FRONTEND_BACKEND_H_
+#endif  // TIERSWAP_PLACEMENT_BACKEND_H_
