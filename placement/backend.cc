@@ -103,14 +103,13 @@ Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions option
       policy_(std::move(policy)),
       probes_(std::move(probes)),
       view_(tiers_.size()) {
+  for (auto& t : tiers_) tier_ptrs_.push_back(t.get());
   // Without a probe, configuration order is the rank.
   if (!probes_.empty()) view_.rank.Set(RankTiers(probes_));
   for (size_t t = 0; t < tiers_.size(); ++t) {
     view_.compressed[t] = tiers_[t]->kind() == TierKind::kCompressed;
   }
   for (const QuotaOptions& q : options_.quotas) quota_pages_[q.type] = q.max_bytes / kPageSize;
-  std::vector<Tier*> raw;
-  for (auto& t : tiers_) raw.push_back(t.get());
   MigratorOptions mo;
   mo.high_watermark = options_.placement.high_watermark;
   mo.low_watermark = options_.placement.low_watermark;
@@ -118,7 +117,7 @@ Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions option
   mo.min_residency_ms = options_.placement.min_residency_ms;
   mo.migrate = policy_->Migrates();
   MigratorHost& host = *this;
-  migrator_ = std::make_unique<Migrator>(index_, std::move(raw), view_, mo, host);
+  migrator_ = std::make_unique<Migrator>(index_, tier_ptrs_, view_, mo, host);
   for (size_t t = 0; t < probes_.size(); ++t) {
     migrator_->SetInitialCost(static_cast<unsigned>(t), probes_[t].expected_load_ns.value);
   }
@@ -220,14 +219,9 @@ Status Backend::TierOnline(unsigned tier) {
 bool Backend::DropIfUnchanged(unsigned type, uint64_t offset, unsigned tier, uint32_t gen) {
   PageEntry* e = index_.Find(type, offset);
   if (e == nullptr) return false;
-  uint32_t ctl = e->Lock();
-  if (Ctl::Gen(ctl) != gen || Ctl::Kind(ctl) != EntryKind::kOnTier || Ctl::Tier(ctl) != tier) {
-    e->Unlock(ctl);
-    return false;
-  }
-  const Location old = DropLocked(type, *e, &ctl);
-  e->Unlock(ctl);
-  Release(old);
+  LockedSlot slot = Lock(*e);
+  if (slot.gen() != gen || !slot.OnTier(tier)) return false;
+  Account(type, slot.Drop(), SlotLocation{});
   return true;
 }
 
@@ -277,7 +271,7 @@ Status Backend::Init(unsigned type, uint64_t nr_pages) {
   return Status::kOk;
 }
 
-Status Backend::Place(const void* page, uint64_t hint, uint32_t bits, Location* loc,
+Status Backend::Place(const void* page, uint64_t hint, uint32_t bits, SlotLocation* loc,
                       bool* incompressible) {
   unsigned order[Ctl::kMaxTiers];
   const size_t n = policy_->StoreOrder(bits, view_, order);
@@ -287,7 +281,7 @@ Status Backend::Place(const void* page, uint64_t hint, uint32_t bits, Location* 
     TierHandle h;
     const Status s = tiers_[t]->Store(page, &h, hint);
     if (s == Status::kOk) {
-      *loc = Location{EntryKind::kOnTier, t, h};
+      *loc = SlotLocation{EntryKind::kOnTier, t, h};
       return Status::kOk;
     }
     // A full tier, or one that declines this page: the next tier may take it.
@@ -310,19 +304,15 @@ bool Backend::ReserveQuota(unsigned type) {
   return true;
 }
 
-void Backend::Release(const Location& loc) {
-  if (loc.kind == EntryKind::kOnTier) tiers_[loc.tier]->Free(loc.payload);
-}
-
-void Backend::Account(unsigned type, const Location& before, const Location& after) {
-  const bool had = before.kind != EntryKind::kEmpty;
-  const bool has = after.kind != EntryKind::kEmpty;
+void Backend::Account(unsigned type, const SlotLocation& before, const SlotLocation& after) {
+  const bool had = !before.empty();
+  const bool has = !after.empty();
   if (had != has) {
     if (has) {
       type_pages_.Add(type);
     } else {
       type_pages_.Sub(type);
-      // Increments happen where the quota is checked (Store), under the entry lock.
+      // Increments happen where the quota is checked (Publish), under the entry lock.
       if (HasQuota(type)) quota_used_[type].fetch_sub(1, std::memory_order_relaxed);
     }
   }
@@ -337,30 +327,70 @@ void Backend::Account(unsigned type, const Location& before, const Location& aft
   }
 }
 
-namespace {
-
-// The location a locked control word and payload describe.
-inline auto Decode(uint32_t ctl, const PageEntry& e) {
-  struct {
-    EntryKind kind;
-    unsigned tier;
-    uint64_t payload;
-  } loc{Ctl::Kind(ctl), Ctl::Tier(ctl), Ctl::Kind(ctl) == EntryKind::kEmpty ? 0 : e.payload()};
-  return loc;
+RejectReason Backend::Refusal(unsigned type, uint32_t peek) const {
+  if (frozen_.load(std::memory_order_relaxed)) return RejectReason::kFrozen;
+  if (HasQuota(type) && Ctl::Kind(peek) == EntryKind::kEmpty &&
+      quota_used_[type].load(std::memory_order_relaxed) >= quota_pages_[type]) {
+    return RejectReason::kQuota;
+  }
+  return RejectReason::kNone;
 }
 
-}  // namespace
-
-Backend::Location Backend::DropLocked(unsigned type, PageEntry& e, uint32_t* ctl, bool forget) {
-  const auto d = Decode(*ctl, e);
-  const Location old{d.kind, d.tier, d.payload};
-  if (old.kind != EntryKind::kEmpty) {
-    *ctl = Ctl::Next(*ctl, EntryKind::kEmpty, 0);
-    e.set_payload(0);
-    Account(type, old, Location{});
+bool Backend::OverwriteInPlace(unsigned type, uint64_t state, PageEntry& e, const void* page) {
+  const unsigned fastest = view_.rank[0];
+  const uint32_t peek = e.Peek();
+  if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != fastest ||
+      !view_.online[fastest].load(std::memory_order_relaxed)) {
+    return false;
   }
-  if (forget) *ctl = Ctl::WithPolicy(*ctl, 0);
-  return old;
+  LockedSlot slot = Lock(e);
+  if (index_.State(type) != state || !slot.OnTier(fastest) ||
+      tiers_[fastest]->Overwrite(slot.payload(), page) != Status::kOk) {
+    return false;
+  }
+  slot.set_policy(PlacementPolicy::AfterStore(slot.policy()));
+  slot.MarkRewritten();
+  counters_.Add(kDuplicateStores);
+  counters_.Add(kSuccStores);
+  return true;
+}
+
+Backend::Published Backend::Publish(unsigned type, uint64_t state, PageEntry& e,
+                                    const SlotLocation& fresh, bool incompressible,
+                                    bool* had_page) {
+  LockedSlot slot = Lock(e);
+  if (index_.State(type) != state) {
+    // InvalidateArea (or a new Init) ran since the store began: publishing now could leave a
+    // page of a dead area behind. The store acts as if it came just after the invalidation.
+    slot.ReleaseAfterUnlock(fresh);
+    return Published::kAreaGone;
+  }
+  *had_page = !slot.empty();
+  if (!*had_page && HasQuota(type) && !ReserveQuota(type)) {
+    // Racing stores of one type: the loser gives its page back. Exact: the count is only raised
+    // here, under the slot's lock, and lowered when a page leaves (Account).
+    slot.ReleaseAfterUnlock(fresh);
+    return Published::kOverQuota;
+  }
+  uint32_t bits = PlacementPolicy::AfterStore(slot.policy());
+  if (incompressible) bits |= page_bits::kIncompressible;
+  slot.set_policy(bits);
+  // A duplicate store replaces a page: the quota count does not change (Account sees a page
+  // before and after). The old page is unreachable once the slot unlocks, and freed then.
+  Account(type, slot.Publish(fresh), fresh);
+  return Published::kYes;
+}
+
+bool Backend::DropRejected(unsigned type, uint64_t state, PageEntry& e, bool incompressible,
+                           bool* had_page, uint32_t* bits) {
+  LockedSlot slot = Lock(e);
+  if (index_.State(type) != state) return false;
+  if (incompressible) slot.set_policy(slot.policy() | page_bits::kIncompressible);
+  const SlotLocation old = slot.Drop();
+  Account(type, old, SlotLocation{});
+  *had_page = !old.empty();
+  *bits = slot.policy();
+  return true;
 }
 
 Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
@@ -378,117 +408,89 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
     Reject(RejectReason::kBadArgument);
     return Status::kInvalidArgument;
   }
-
   PageEntry* e = index_.FindOrCreate(type, offset);
   if (e == nullptr) {
     // No chunk could be mapped, so the slot cannot hold an old page either.
     Reject(RejectReason::kAllocation);
     return Status::kNoMemory;
   }
-
-  // Reasons to refuse before any copy: frozen, or a type at its quota storing into an empty
-  // slot (quota_used_ is checked again, exactly, when the page is published).
-  RejectReason refuse = RejectReason::kNone;
   const uint32_t peek = e->Peek();
-  if (frozen_.load(std::memory_order_relaxed)) {
-    refuse = RejectReason::kFrozen;
-  } else if (HasQuota(type) && Ctl::Kind(peek) == EntryKind::kEmpty &&
-             quota_used_[type].load(std::memory_order_relaxed) >= quota_pages_[type]) {
-    refuse = RejectReason::kQuota;
+  RejectReason refuse = Refusal(type, peek);
+
+  // 1. Overwrite in place, or copy the page out (the slow part, without the entry lock).
+  SlotLocation fresh;
+  Status placed = Status::kNoSpace;
+  bool incompressible = false;
+  uint64_t fill;
+  const uint64_t hint = SlotHint(type, offset);
+  if (refuse == RejectReason::kNone) {
+    if (IsSameFilled(page, &fill)) {
+      fresh = SlotLocation{EntryKind::kSameFilled, 0, fill};
+      placed = Status::kOk;
+    } else if (OverwriteInPlace(type, state, *e, page)) {
+      return Status::kOk;
+    } else {
+      placed = Place(page, hint, Ctl::Policy(peek), &fresh, &incompressible);
+    }
   }
 
-  const uint64_t hint = SlotHint(type, offset);
-  Location fresh;
-  uint64_t fill;
-  Status placed = Status::kOk;
-  bool incompressible = false;
-  if (refuse != RejectReason::kNone) {
-    placed = Status::kNoSpace;
-  } else if (IsSameFilled(page, &fill)) {
-    fresh = Location{EntryKind::kSameFilled, 0, fill};
-  } else {
-    // A new version of a page on the fastest online tier replaces it in place, under the entry
-    // lock: no allocation, and the page stays where its hint puts it.
-    const unsigned fastest = view_.rank[0];
-    if (Ctl::Kind(peek) == EntryKind::kOnTier && Ctl::Tier(peek) == fastest &&
-        view_.online[fastest].load(std::memory_order_relaxed)) {
-      uint32_t ctl = e->Lock();
-      if (index_.State(type) == state && Ctl::Kind(ctl) == EntryKind::kOnTier &&
-          Ctl::Tier(ctl) == fastest &&
-          tiers_[fastest]->Overwrite(e->payload(), page) == Status::kOk) {
-        ctl = Ctl::WithPolicy(ctl, PlacementPolicy::AfterStore(Ctl::Policy(ctl)));
-        e->Unlock(Ctl::Next(ctl, EntryKind::kOnTier, fastest));
-        counters_.Add(kDuplicateStores);
+  // 2. Publish it.
+  bool had_page = false;
+  if (placed == Status::kOk) {
+    switch (Publish(type, state, *e, fresh, incompressible, &had_page)) {
+      case Published::kYes:
+        if (had_page) counters_.Add(kDuplicateStores);
+        if (fresh.kind == EntryKind::kSameFilled) counters_.Add(kSameFilledStores);
         counters_.Add(kSuccStores);
         return Status::kOk;
-      }
-      e->Unlock(ctl);
+      case Published::kAreaGone:
+        Reject(RejectReason::kBadArgument);
+        return Status::kNotInitialized;
+      case Published::kOverQuota:
+        placed = Status::kNoSpace;
+        refuse = RejectReason::kQuota;
+        break;
     }
-    // Copy the page out first (the slow part, without the entry lock), then publish it.
-    placed = Place(page, hint, Ctl::Policy(peek), &fresh, &incompressible);
   }
 
-  bool dropped_old = false;
-  for (;;) {
-    uint32_t ctl = e->Lock();
-    if (index_.State(type) != state) {
-      // InvalidateArea (or a new Init) ran since we checked: publishing now could leave a page
-      // of a dead area behind. Act as if the store came just after the invalidation.
-      e->Unlock(ctl);
-      if (placed == Status::kOk) Release(fresh);
-      Reject(RejectReason::kBadArgument);
-      return Status::kNotInitialized;
-    }
-    const auto d = Decode(ctl, *e);
-    const bool had_page = d.kind != EntryKind::kEmpty;
-    if (placed == Status::kOk && !had_page && HasQuota(type) && !ReserveQuota(type)) {
-      // Racing stores of one type: the loser gives its page back. Exact: the counter is only
-      // raised here, under the slot's lock, and lowered when a page leaves (Account).
-      Release(fresh);
-      placed = Status::kNoSpace;
-      refuse = RejectReason::kQuota;
-    }
-    if (placed == Status::kOk) {
-      const Location old{d.kind, d.tier, d.payload};
-      e->set_payload(fresh.payload);
-      uint32_t bits = PlacementPolicy::AfterStore(Ctl::Policy(ctl));
-      if (incompressible) bits |= page_bits::kIncompressible;
-      ctl = Ctl::Next(Ctl::WithPolicy(ctl, bits), fresh.kind, fresh.tier);
-      // A duplicate store replaces a page: the quota count does not change (Account sees a
-      // page before and after, and leaves it alone).
-      Account(type, old, fresh);
-      e->Unlock(ctl);
-      // The old page is unreachable now; nobody can be reading its frame (readers hold the lock).
-      Release(old);
-      if (had_page || dropped_old) counters_.Add(kDuplicateStores);
-      if (fresh.kind == EntryKind::kSameFilled) counters_.Add(kSameFilledStores);
-      counters_.Add(kSuccStores);
-      return Status::kOk;
-    }
-    // Rejected. The slot must not keep its old page: drop it (frontswap's rule) ...
-    if (incompressible) ctl = Ctl::WithPolicy(ctl, Ctl::Policy(ctl) | page_bits::kIncompressible);
-    const Location old = DropLocked(type, *e, &ctl);
-    e->Unlock(ctl);
-    Release(old);
-    // ... and since that may have freed exactly the room the new page needs, try once more.
-    if (old.kind != EntryKind::kEmpty && !dropped_old && refuse == RejectReason::kNone) {
-      dropped_old = true;
-      placed = Place(page, hint, Ctl::Policy(ctl), &fresh, &incompressible);
-      if (placed == Status::kOk) continue;
-    }
-    if (old.kind != EntryKind::kEmpty || dropped_old) {
-      counters_.Add(kDuplicateStores);
-      counters_.Add(kDupDropped);
-    }
-    if (refuse == RejectReason::kNone) {
-      refuse = placed == Status::kNoMemory   ? RejectReason::kAllocation
-               : placed == Status::kIoError  ? RejectReason::kIo
-               : placed == Status::kRejected ? RejectReason::kPoorCompression
-                                             : RejectReason::kFull;
-    }
-    Reject(refuse);
-    return placed == Status::kNoMemory ? Status::kNoMemory : Status::kNoSpace;
+  // 3. Rejected. The slot must not keep its old page: drop it (frontswap's rule) ...
+  uint32_t bits = 0;
+  if (!DropRejected(type, state, *e, incompressible, &had_page, &bits)) {
+    Reject(RejectReason::kBadArgument);
+    return Status::kNotInitialized;
   }
+  // ... and since that may have freed exactly the room the new page needs, try once more.
+  if (had_page && refuse == RejectReason::kNone) {
+    placed = Place(page, hint, bits, &fresh, &incompressible);
+    if (placed == Status::kOk) {
+      bool had_again = false;
+      switch (Publish(type, state, *e, fresh, incompressible, &had_again)) {
+        case Published::kYes:
+          counters_.Add(kDuplicateStores);
+          counters_.Add(kSuccStores);
+          return Status::kOk;
+        case Published::kAreaGone:
+          Reject(RejectReason::kBadArgument);
+          return Status::kNotInitialized;
+        case Published::kOverQuota:
+          placed = Status::kNoSpace;
+          refuse = RejectReason::kQuota;
+          break;
+      }
+    }
+  }
+  if (had_page) {
+    counters_.Add(kDuplicateStores);
+    counters_.Add(kDupDropped);
+  }
+  if (refuse == RejectReason::kNone) {
+    refuse = placed == Status::kNoMemory   ? RejectReason::kAllocation
+             : placed == Status::kIoError  ? RejectReason::kIo
+             : placed == Status::kRejected ? RejectReason::kPoorCompression
+                                           : RejectReason::kFull;
+  }
+  Reject(refuse);
+  return placed == Status::kNoMemory ? Status::kNoMemory : Status::kNoSpace;
 }
 
 Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive) {
@@ -509,42 +511,37 @@ Status Backend::Load(unsigned type, uint64_t offset, void* page, bool* exclusive
     counters_.Add(kLoadMisses);
     return Status::kNotFound;
   }
-  uint32_t ctl = e->Lock();
-  const auto d = Decode(ctl, *e);
-  switch (d.kind) {
+  LockedSlot slot = Lock(*e);
+  const SlotLocation loc = slot.location();
+  switch (loc.kind) {
     case EntryKind::kEmpty:
-      e->Unlock(ctl);
       counters_.Add(kLoadMisses);
       return Status::kNotFound;
     case EntryKind::kSameFilled:
-      FillPage(page, d.payload);
+      FillPage(page, loc.payload);
       break;
-    case EntryKind::kOnTier: {
-      const Status s = tiers_[d.tier]->Load(d.payload, page);
-      if (s != Status::kOk) [[unlikely]] {
-        e->Unlock(ctl);
-        return LoadFailed(d.tier, page);
+    case EntryKind::kOnTier:
+      if (tiers_[loc.tier]->Load(loc.payload, page) != Status::kOk) [[unlikely]] {
+        slot.Unlock();
+        return LoadFailed(loc.tier, page);
       }
       break;
-    }
   }
-  const uint32_t bits = PlacementPolicy::AfterLoad(Ctl::Policy(ctl));
-  ctl = Ctl::WithPolicy(ctl, bits);
-  Location old{};
+  const uint32_t bits = PlacementPolicy::AfterLoad(slot.policy());
+  slot.set_policy(bits);
   if (options_.exclusive_loads) {
     // The policy bits stay: if the guest stores this page again, that is a refault.
-    old = DropLocked(type, *e, &ctl);
+    Account(type, slot.Drop(), SlotLocation{});
     counters_.Add(kExclusiveDrops);
     if (exclusive != nullptr) *exclusive = true;
   }
-  e->Unlock(ctl);
-  Release(old);
+  slot.Unlock();
   counters_.Add(kLoads);
   // A page served by a slower tier that keeps being loaded is worth a promotion; the mover
   // does it (never this thread), within its rate limit.
-  if (!options_.exclusive_loads && d.kind == EntryKind::kOnTier && d.tier != view_.rank[0] &&
+  if (!options_.exclusive_loads && loc.kind == EntryKind::kOnTier && loc.tier != view_.rank[0] &&
       policy_->WantsPromotion(bits)) {
-    migrator_->EnqueuePromotion(type, offset, d.tier);
+    migrator_->EnqueuePromotion(type, offset, loc.tier);
     counters_.Add(kPromotionsQueued);
   }
   return Status::kOk;
@@ -565,14 +562,12 @@ void Backend::InvalidatePage(unsigned type, uint64_t offset) {
   if (e == nullptr) return;
   const uint32_t peek = e->Peek();
   if (Ctl::Kind(peek) == EntryKind::kEmpty && !Ctl::Locked(peek) && Ctl::Policy(peek) == 0) return;
-  uint32_t ctl = e->Lock();
+  LockedSlot slot = Lock(*e);
   // The kernel freed the slot: the next page stored here is another page, so forget the bits.
-  const Location old = DropLocked(type, *e, &ctl, /*forget=*/true);
-  e->Unlock(ctl);
-  if (old.kind != EntryKind::kEmpty) {
-    Release(old);
-    counters_.Add(kInvalidates);
-  }
+  const SlotLocation old = slot.Drop(/*forget=*/true);
+  Account(type, old, SlotLocation{});
+  slot.Unlock();
+  if (!old.empty()) counters_.Add(kInvalidates);
 }
 
 void Backend::InvalidateArea(unsigned type) {
@@ -584,10 +579,8 @@ void Backend::InvalidateArea(unsigned type) {
     if (Ctl::Kind(peek) == EntryKind::kEmpty && !Ctl::Locked(peek) && Ctl::Policy(peek) == 0) {
       return;
     }
-    uint32_t ctl = e.Lock();
-    const Location old = DropLocked(type, e, &ctl, /*forget=*/true);
-    e.Unlock(ctl);
-    Release(old);
+    LockedSlot slot = Lock(e);
+    Account(type, slot.Drop(/*forget=*/true), SlotLocation{});
   });
 }
 

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "placement/backend_options.h"
+#include "placement/locked_slot.h"
 #include "placement/migrator.h"
 #include "placement/page_index.h"
 #include "placement/policy.h"
@@ -176,27 +177,33 @@ class Backend final : private MigratorHost {
   // counts it, and returns kIoError.
   [[gnu::cold]] Status LoadFailed(unsigned tier, void* page);
 
-  // Location of a page as the entry records it.
-  struct Location {
-    EntryKind kind = EntryKind::kEmpty;
-    unsigned tier = 0;
-    uint64_t payload = 0;  // tier handle or fill value
-  };
-
+  // Why a store is turned away before any copy: frozen, or a type at its quota storing into an
+  // empty slot (the quota is checked again, exactly, when the page is published).
+  RejectReason Refusal(unsigned type, uint32_t peek) const;
+  // Store, step 1: a new version of a page on the fastest online tier replaces it in place,
+  // under the entry lock: no allocation, and the page stays where its hint puts it. False when
+  // the page is elsewhere or the tier cannot (the store goes on to step 2).
+  bool OverwriteInPlace(unsigned type, uint64_t state, PageEntry& e, const void* page);
   // Puts a non-same-filled page on the first tier the policy names that has room. A compressed
   // tier that declines the page sets *incompressible.
-  Status Place(const void* page, uint64_t hint, uint32_t bits, Location* loc, bool* incompressible);
+  Status Place(const void* page, uint64_t hint, uint32_t bits, SlotLocation* loc,
+               bool* incompressible);
+  // Store, step 2: makes `fresh` (already copied out) the slot's page, replacing any old one.
+  enum class Published { kYes, kAreaGone, kOverQuota };
+  Published Publish(unsigned type, uint64_t state, PageEntry& e, const SlotLocation& fresh,
+                    bool incompressible, bool* had_page);
+  // Store, step 3: a rejected store drops the slot's old page (frontswap's rule). Returns false
+  // when the type's area was invalidated meanwhile; *had_page and *bits say what the slot held.
+  bool DropRejected(unsigned type, uint64_t state, PageEntry& e, bool incompressible,
+                    bool* had_page, uint32_t* bits);
   // The placement hint of a slot: dense offsets of one type map to consecutive frames.
   static uint64_t SlotHint(unsigned type, uint64_t offset) {
     return offset + uint64_t{type} * 0x9E3779B97F4A7C15ull;
   }
-  // Frees whatever `loc` holds (a tier handle); called after the entry is unlocked.
-  void Release(const Location& loc);
-  // Records a change of the slot's contents in the per-type and global gauges.
-  void Account(unsigned type, const Location& before, const Location& after);
-  // Drops the page of a locked entry; returns what it held. The caller unlocks, then Releases.
-  // `forget` also clears the slot's policy bits (the slot was freed, not just emptied).
-  Location DropLocked(unsigned type, PageEntry& e, uint32_t* ctl, bool forget = false);
+  // The slot protocol over this backend's tiers (placement/locked_slot.h).
+  LockedSlot Lock(PageEntry& e) { return LockedSlot(e, tier_ptrs_.data()); }
+  // Records a change of a slot's contents in the per-type and global gauges (under its lock).
+  void Account(unsigned type, const SlotLocation& before, const SlotLocation& after);
   bool HasQuota(unsigned type) const { return quota_pages_[type] != 0; }
 
   enum Counter : size_t {
@@ -225,6 +232,7 @@ class Backend final : private MigratorHost {
 
   PageIndex index_;
   std::vector<std::unique_ptr<Tier>> tiers_;
+  std::vector<Tier*> tier_ptrs_;  // the same tiers, as LockedSlot and the mover take them
   const BackendOptions options_;
   std::unique_ptr<PlacementPolicy> policy_;
   const std::vector<TierProbe> probes_;  // measured at open (empty when the probe is off)

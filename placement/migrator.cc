@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <new>
 
+#include "placement/locked_slot.h"
+
 namespace tierswap {
 
 Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
@@ -264,11 +266,8 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
       const uint64_t key = Key(type, o);
       if (!forced && (bits & page_bits::kReferenced) != 0) {
         // Second chance: clear the reference bit; the page is demoted next time unless loaded.
-        uint32_t ctl = e.Lock();
-        if (Ctl::Kind(ctl) == EntryKind::kOnTier && Ctl::Tier(ctl) == t) {
-          ctl = Ctl::WithPolicy(ctl, Ctl::Policy(ctl) & ~page_bits::kReferenced);
-        }
-        e.Unlock(ctl);
+        LockedSlot slot(e, tiers_.data());
+        if (slot.OnTier(t)) slot.set_policy(slot.policy() & ~page_bits::kReferenced);
         counters_.Add(kSecondChances);
         return true;
       }

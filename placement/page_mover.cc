@@ -1,5 +1,6 @@
 #include "placement/page_mover.h"
 
+#include "placement/locked_slot.h"
 #include "placement/policy.h"
 
 namespace tierswap {
@@ -9,16 +10,12 @@ MoveOutcome CopyPageOut(PageIndex& index, const std::vector<Tier*>& tiers, unsig
                         TierHandle* handle) {
   PageEntry* e = index.Find(type, offset);
   if (e == nullptr) return MoveOutcome::kGone;
-  const uint32_t ctl = e->Lock();
-  if (Ctl::Kind(ctl) != EntryKind::kOnTier || Ctl::Tier(ctl) != from) {
-    e->Unlock(ctl);
-    return MoveOutcome::kGone;
-  }
-  *gen = Ctl::Gen(ctl);
-  *handle = e->payload();
+  LockedSlot slot(*e, tiers.data());
+  if (!slot.OnTier(from)) return MoveOutcome::kGone;
+  *gen = slot.gen();
+  *handle = slot.payload();
   // Copy under the lock: a concurrent store or invalidate would free this handle.
   const Status s = tiers[from]->MoveOut(*handle, buf, /*promotion=*/false);
-  e->Unlock(ctl);
   return s == Status::kOk ? MoveOutcome::kMoved : MoveOutcome::kIoError;
 }
 
@@ -27,39 +24,34 @@ MoveOutcome MovePage(PageIndex& index, const std::vector<Tier*>& tiers, unsigned
                      void* buf) {
   PageEntry* e = index.Find(type, offset);
   if (e == nullptr) return MoveOutcome::kGone;
-  uint32_t ctl = e->Lock();
-  if (Ctl::Kind(ctl) != EntryKind::kOnTier || Ctl::Tier(ctl) != from) {
-    e->Unlock(ctl);
-    return MoveOutcome::kGone;
+  uint32_t gen;
+  TierHandle old_handle;
+  {
+    // 1. Copy the page out under the lock, so that its frame cannot be freed and reused mid-copy.
+    LockedSlot slot(*e, tiers.data());
+    if (!slot.OnTier(from)) return MoveOutcome::kGone;
+    gen = slot.gen();
+    old_handle = slot.payload();
+    if (tiers[from]->MoveOut(old_handle, buf, promotion) != Status::kOk) {
+      return MoveOutcome::kIoError;
+    }
   }
-  const uint32_t gen = Ctl::Gen(ctl);
-  const TierHandle old_handle = e->payload();
-  const Status out = tiers[from]->MoveOut(old_handle, buf, promotion);
-  e->Unlock(ctl);
-  if (out != Status::kOk) return MoveOutcome::kIoError;
-
+  // 2. Store the copy on `to` without the lock; loads keep reading the old copy meanwhile.
   TierHandle new_handle;
   if (tiers[to]->MoveIn(buf, &new_handle, hint, promotion) != Status::kOk) {
     return MoveOutcome::kNoRoom;
   }
-
-  ctl = e->Lock();
-  if (Ctl::Gen(ctl) != gen || Ctl::Kind(ctl) != EntryKind::kOnTier || Ctl::Tier(ctl) != from ||
-      e->payload() != old_handle) {
-    e->Unlock(ctl);
-    tiers[to]->Free(new_handle);
+  // 3. Publish only if nothing changed the slot since step 1; otherwise the change wins.
+  LockedSlot slot(*e, tiers.data());
+  if (slot.gen() != gen || !slot.OnTier(from) || slot.payload() != old_handle) {
+    slot.ReleaseAfterUnlock(SlotLocation{EntryKind::kOnTier, to, new_handle});
     return MoveOutcome::kRaced;
   }
-  e->set_payload(new_handle);
-  uint32_t moved = Ctl::Next(ctl, EntryKind::kOnTier, to);
   // A promoted page's load count restarts: the mover pins a promoted page only if it is loaded
   // again after moving up. Counting loads over the page's whole life pinned every page that had
   // ever been loaded twice, however long ago, and such pages kept new hot pages out.
-  if (promotion) {
-    moved = Ctl::WithPolicy(moved, Ctl::Policy(moved) & ~page_bits::kLoadCountMask);
-  }
-  e->Unlock(moved);
-  tiers[from]->Free(old_handle);
+  if (promotion) slot.set_policy(slot.policy() & ~page_bits::kLoadCountMask);
+  slot.Publish(SlotLocation{EntryKind::kOnTier, to, new_handle});  // frees the old copy
   return MoveOutcome::kMoved;
 }
 

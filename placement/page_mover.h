@@ -13,6 +13,8 @@
 // new one). Nothing but the mover moves pages, and the mover is one thread (or a caller of an
 // evacuation, serialised with it).
 //
+// Every step goes through the slot protocol (placement/locked_slot.h).
+//
 // Thread-safety: safe against concurrent store/load/invalidate of the same slot.
 #ifndef TIERSWAP_PLACEMENT_PAGE_MOVER_H_
 #define TIERSWAP_PLACEMENT_PAGE_MOVER_H_
@@ -35,8 +37,7 @@ enum class MoveOutcome : uint8_t {
 };
 
 // Moves the page of (type, offset) from tier `from` to tier `to`. `buf` is a 4 KiB scratch
-// buffer. `promotion` says which way it moves (for the tiers' statistics). On kMoved, *gen_out
-// (if not null) receives the entry's new generation.
+// buffer. `promotion` says which way it moves: a promoted page's load count restarts.
 MoveOutcome MovePage(PageIndex& index, const std::vector<Tier*>& tiers, unsigned type,
                      uint64_t offset, unsigned from, unsigned to, uint64_t hint, bool promotion,
                      void* buf);
