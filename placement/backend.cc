@@ -633,6 +633,7 @@ void Backend::ExportStats(StatsSink& sink) const {
   for (size_t t = 0; t < tiers_.size(); ++t) {
     sink.BeginItem();
     tiers_[t]->ExportStats(sink);
+    migrator_->ExportTierStats(static_cast<unsigned>(t), sink);
     // The share of the loads served by tiers that this tier served (same-filled pages, served
     // from the index, are not counted).
     sink.Real("load_fraction",

@@ -18,6 +18,7 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
       host_(host),
       queues_(new Queue[kCounterShards]),
       live_ns_(new std::atomic<double>[tiers_.size()]),
+      moves_(new TierMoves[tiers_.size()]),
       hands_(tiers_.size(), {0, 0}),
       demoting_(tiers_.size(), false),
       last_latency_(tiers_.size(), {0.0, 0}) {
@@ -161,7 +162,8 @@ void Migrator::RefreshWatermarks() {
   }
 }
 
-MoveOutcome Migrator::MoveAway(unsigned type, uint64_t offset, unsigned t, bool demote_only) {
+MoveOutcome Migrator::MoveAway(unsigned type, uint64_t offset, unsigned t, bool demote_only,
+                               unsigned* to, bool* promotion) {
   // Slower tiers first (demotion), then, for evacuation, faster ones.
   const unsigned r = view_.RankOf(t);
   MoveOutcome last = MoveOutcome::kNoRoom;
@@ -169,14 +171,36 @@ MoveOutcome Migrator::MoveAway(unsigned type, uint64_t offset, unsigned t, bool 
     for (unsigned i = 0; i < view_.size(); ++i) {
       const unsigned rr = pass == 0 ? r + 1 + i : i;
       if (rr >= view_.size() || (pass == 1 && rr >= r)) break;
-      const unsigned to = view_.rank[rr];
-      if (to == t || !view_.online[to].load(std::memory_order_relaxed)) continue;
-      last = MovePage(index_, tiers_, type, offset, t, to, host_.HintOf(type, offset),
-                      /*promotion=*/pass == 1, buf_);
+      *to = view_.rank[rr];
+      *promotion = pass == 1;
+      if (*to == t || !view_.online[*to].load(std::memory_order_relaxed)) continue;
+      last = MovePage(index_, tiers_, type, offset, t, *to, host_.HintOf(type, offset), *promotion,
+                      buf_);
       if (last != MoveOutcome::kNoRoom) return last;
     }
   }
   return last;
+}
+
+void Migrator::CountMove(unsigned from, unsigned to, bool promotion, bool wasted) {
+  // Relaxed: counts, read by statistics only.
+  (promotion ? moves_[from].promotions_out : moves_[from].demotions_out)
+      .fetch_add(1, std::memory_order_relaxed);
+  (promotion ? moves_[to].promotions_in : moves_[to].demotions_in)
+      .fetch_add(1, std::memory_order_relaxed);
+  if (wasted) moves_[to].wasted.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Migrator::ExportTierStats(unsigned t, StatsSink& sink) const {
+  const TierMoves& m = moves_[t];
+  const uint64_t in = m.promotions_in.load(std::memory_order_relaxed) +
+                      m.demotions_in.load(std::memory_order_relaxed);
+  sink.Counter("promotions_in", m.promotions_in.load(std::memory_order_relaxed));
+  sink.Counter("promotions_out", m.promotions_out.load(std::memory_order_relaxed));
+  sink.Counter("demotions_in", m.demotions_in.load(std::memory_order_relaxed));
+  sink.Counter("demotions_out", m.demotions_out.load(std::memory_order_relaxed));
+  sink.Counter("migrated_bytes", in * kPageSize);
+  sink.Counter("wasted_migrations", m.wasted.load(std::memory_order_relaxed));
 }
 
 size_t Migrator::Promote(uint64_t now_ns) {
@@ -211,7 +235,7 @@ size_t Migrator::Promote(uint64_t now_ns) {
         if (o == MoveOutcome::kMoved) {
           ++moved;
           counters_.Add(kPromotions);
-          if (Record(c.key, true, now_ns)) tiers_[to]->CountWastedMigration();
+          CountMove(c.tier, to, /*promotion=*/true, Record(c.key, true, now_ns));
           // The destination may have crossed its high watermark.
           const double limit = double(tiers_[to]->limit_bytes());
           if (double(tiers_[to]->used_bytes()) > options_.high_watermark * limit) {
@@ -282,11 +306,13 @@ size_t Migrator::Demote(unsigned t, uint64_t now_ns) {
         stuck = true;
         return false;
       }
-      const MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/!forced);
+      unsigned to;
+      bool promotion;
+      const MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/!forced, &to, &promotion);
       if (out == MoveOutcome::kMoved) {
         ++moved;
         counters_.Add(forced ? kEvacuated : kDemotions);
-        if (Record(key, false, now_ns)) tier.CountWastedMigration();
+        CountMove(t, to, promotion, Record(key, false, now_ns));
         if (done()) return false;
       } else if (out == MoveOutcome::kNoRoom) {
         counters_.Add(kNoRoom);
@@ -345,11 +371,13 @@ Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, v
       mu_.AssertHeld();  // Scan calls back on this thread, inside this function
       const uint32_t peek = e.Peek();
       if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != t) return true;
-      MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/false);
+      unsigned to;
+      bool promotion;
+      MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/false, &to, &promotion);
       if (out == MoveOutcome::kMoved) {
         ++result.moved;
         counters_.Add(kEvacuated);
-        if (Record(Key(type, o), false, now)) tier.CountWastedMigration();
+        CountMove(t, to, promotion, Record(Key(type, o), false, now));
       } else if (out == MoveOutcome::kNoRoom && writeback != nullptr) {
         // No tier has room: hand the page back to the guest, then drop it if it did not change
         // meanwhile (if it did, the newer page stays here and the written copy is never read).
@@ -365,6 +393,8 @@ Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, v
           } else if (host_.DropIfUnchanged(type, o, t, gen)) {
             ++result.written_back;
             counters_.Add(kWrittenBack);
+            // Demoted out of tierswap altogether.
+            moves_[t].demotions_out.fetch_add(1, std::memory_order_relaxed);
           }
         }
       } else if (out == MoveOutcome::kRaced) {

@@ -95,6 +95,10 @@ class Migrator {
   size_t MetadataBytes() const;
 
   void ExportStats(StatsSink& sink) const;
+  // The moves onto and off tier `tier`, as fields of its item in the statistics:
+  // promotions_in/out, demotions_in/out (evacuations and writebacks included), migrated_bytes
+  // (moved onto it) and wasted_migrations. Only completed moves count.
+  void ExportTierStats(unsigned tier, StatsSink& sink) const;
 
   // The live estimate of a tier's load cost (ns): an EWMA of the mean load latency the tier's
   // histogram saw between mover passes; 0 until enough loads were seen. Seeded with the probe's
@@ -151,9 +155,12 @@ class Migrator {
   void UpdateCosts() REQUIRES(mu_);
   size_t Promote(uint64_t now_ns) REQUIRES(mu_);
   size_t Demote(unsigned tier, uint64_t now_ns) REQUIRES(mu_);
-  // Moves one page off `tier` to the best other tier; kNoRoom when none took it.
-  MoveOutcome MoveAway(unsigned type, uint64_t offset, unsigned tier, bool demote_only)
-      REQUIRES(mu_);
+  // Moves one page off `tier` to the best other tier (*to; *promotion when faster); kNoRoom when
+  // none took it.
+  MoveOutcome MoveAway(unsigned type, uint64_t offset, unsigned tier, bool demote_only,
+                       unsigned* to, bool* promotion) REQUIRES(mu_);
+  // Counts a completed move (and whether it was wasted) in the per-tier movement counters.
+  void CountMove(unsigned from, unsigned to, bool promotion, bool wasted);
   bool OverLimit(unsigned tier) const;
 
   PageIndex& index_;
@@ -163,6 +170,13 @@ class Migrator {
   MigratorHost& host_;
   std::unique_ptr<Queue[]> queues_;                 // kCounterShards
   std::unique_ptr<std::atomic<double>[]> live_ns_;  // by tier
+  // Per tier: completed moves onto and off it. Written only by the mover (under mu_), read
+  // lock-free by ExportTierStats.
+  struct TierMoves {
+    std::atomic<uint64_t> promotions_in{0}, promotions_out{0}, demotions_in{0}, demotions_out{0};
+    std::atomic<uint64_t> wasted{0};
+  };
+  std::unique_ptr<TierMoves[]> moves_;  // by tier
   ShardedCounters<kNumCounters> counters_;
 
   // Everything below is the mover's own state, guarded by mu_.

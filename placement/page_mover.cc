@@ -15,7 +15,7 @@ MoveOutcome CopyPageOut(PageIndex& index, const std::vector<Tier*>& tiers, unsig
   *gen = slot.gen();
   *handle = slot.payload();
   // Copy under the lock: a concurrent store or invalidate would free this handle.
-  const Status s = tiers[from]->MoveOut(*handle, buf, /*promotion=*/false);
+  const Status s = tiers[from]->MoveOut(*handle, buf);
   return s == Status::kOk ? MoveOutcome::kMoved : MoveOutcome::kIoError;
 }
 
@@ -32,13 +32,13 @@ MoveOutcome MovePage(PageIndex& index, const std::vector<Tier*>& tiers, unsigned
     if (!slot.OnTier(from)) return MoveOutcome::kGone;
     gen = slot.gen();
     old_handle = slot.payload();
-    if (tiers[from]->MoveOut(old_handle, buf, promotion) != Status::kOk) {
+    if (tiers[from]->MoveOut(old_handle, buf) != Status::kOk) {
       return MoveOutcome::kIoError;
     }
   }
   // 2. Store the copy on `to` without the lock; loads keep reading the old copy meanwhile.
   TierHandle new_handle;
-  if (tiers[to]->MoveIn(buf, &new_handle, hint, promotion) != Status::kOk) {
+  if (tiers[to]->MoveIn(buf, &new_handle, hint) != Status::kOk) {
     return MoveOutcome::kNoRoom;
   }
   // 3. Publish only if nothing changed the slot since step 1; otherwise the change wins.

@@ -57,12 +57,6 @@ void Tier::ExportStats(StatsSink& sink) const {
   sink.Counter("load_errors", counters_.Sum(kLoadErrors));
   sink.Counter("frees", counters_.Sum(kFrees));
   sink.Gauge("limit_bytes", limit_bytes());
-  sink.Counter("promotions_in", counters_.Sum(kPromotionsIn));
-  sink.Counter("promotions_out", counters_.Sum(kPromotionsOut));
-  sink.Counter("demotions_in", counters_.Sum(kDemotionsIn));
-  sink.Counter("demotions_out", counters_.Sum(kDemotionsOut));
-  sink.Counter("migrated_bytes", counters_.Sum(kMigratedBytes));
-  sink.Counter("wasted_migrations", counters_.Sum(kWastedMigrations));
   sink.Gauge("metadata_bytes", MetadataBytes());
   sink.Gauge("checksum", sums_ != nullptr ? 1 : 0);
   sink.Counter("checksum_failures", counters_.Sum(kChecksumFailures));

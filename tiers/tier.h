@@ -153,29 +153,25 @@ class Tier {
     counters_.Add(kFrees);
   }
 
-  // The mover's access (placement/page_mover.h): a page leaving this tier for another
-  // (`promotion`: to a faster one) is read with MoveOut, and arrives with MoveIn. They behave as
-  // Load and Store (emulation included, checksums too: a page that fails its checksum is not
-  // moved, so the mover never spreads a corrupt page) but are counted as migrations, not as
-  // guest traffic.
-  [[nodiscard]] Status MoveOut(TierHandle handle, void* page, bool promotion) {
+  // Access for pages that change tier (a move between tiers is placement's business, and so are
+  // its direction and its statistics): a page leaving this tier is read with MoveOut, and one
+  // arriving is stored with MoveIn. They behave as Load and Store (emulation included, checksums
+  // too: a page that fails its checksum is not moved, so a corrupt page never spreads) but are
+  // not guest traffic: they count in neither `loads` nor `stores` (a page moved in counts in
+  // `moved_in`, so that stored_pages stays right).
+  [[nodiscard]] Status MoveOut(TierHandle handle, void* page) {
     const uint64_t start = emulated_ ? TscNow() : 0;
     const Status s = LoadChecked(handle, page);
-    if (s == Status::kOk) {
-      if (emulated_) SpinUntilEmulated(start, read_ticks_);
-      counters_.Add(promotion ? kPromotionsOut : kDemotionsOut);
-    }
+    if (s == Status::kOk && emulated_) SpinUntilEmulated(start, read_ticks_);
     return s;
   }
-  [[nodiscard]] Status MoveIn(const void* page, TierHandle* handle, uint64_t hint, bool promotion) {
+  [[nodiscard]] Status MoveIn(const void* page, TierHandle* handle, uint64_t hint) {
     if (limited_.load(std::memory_order_relaxed) && !RoomUnderLimit()) return Status::kNoSpace;
     const uint64_t start = emulated_ ? TscNow() : 0;
     const Status s = StoreChecked(page, hint, handle);
     if (s == Status::kOk) {
       if (emulated_) SpinUntilEmulated(start, write_ticks_);
       counters_.Add(kMovedIn);
-      counters_.Add(promotion ? kPromotionsIn : kDemotionsIn);
-      counters_.Add(kMigratedBytes, kPageSize);
     }
     return s;
   }
@@ -192,7 +188,6 @@ class Tier {
     return limited_.load(std::memory_order_acquire) ? limit_bytes_.load(std::memory_order_relaxed)
                                                     : capacity_bytes();
   }
-  void CountWastedMigration() { counters_.Add(kWastedMigrations); }
 
   // The probe's access (placement/probe.h): the same path as Store/Load/Free, emulation
   // included, but not counted in the statistics, so measuring a tier does not look like use.
@@ -317,12 +312,6 @@ class Tier {
     kFrees,
     kOverwrites,
     kMovedIn,
-    kPromotionsIn,
-    kPromotionsOut,
-    kDemotionsIn,
-    kDemotionsOut,
-    kMigratedBytes,
-    kWastedMigrations,
     kRawStoreTicks,
     kInjectedStoreTicks,
     kRawLoadTicks,

@@ -202,9 +202,9 @@ TEST_P(TierConformanceTest, PageMovedInAndOutLoadsBackByteExact) {
   auto tier = Open(16);
   ASSERT_TRUE(tier);
   TierHandle h;
-  ASSERT_EQ(tier->MoveIn(TextPage(5).data(), &h, /*hint=*/5, /*promotion=*/false), Status::kOk);
+  ASSERT_EQ(tier->MoveIn(TextPage(5).data(), &h, /*hint=*/5), Status::kOk);
   PageBuf out{};
-  ASSERT_EQ(tier->MoveOut(h, out.data(), /*promotion=*/true), Status::kOk);
+  ASSERT_EQ(tier->MoveOut(h, out.data()), Status::kOk);
   EXPECT_EQ(out, TextPage(5));
   ASSERT_EQ(tier->Load(h, out.data()), Status::kOk);
   EXPECT_EQ(out, TextPage(5));
@@ -231,7 +231,7 @@ TEST_P(TierConformanceTest, CorruptedCopyFailsItsChecksumOnlyWhenChecksumsAreOn)
     EXPECT_EQ(tier->checksum_failures(), 1u);
     EXPECT_TRUE(AllZero(out.data(), kPageSize)) << "the corrupt bytes were handed back";
     // The mover cannot take it elsewhere either.
-    EXPECT_EQ(tier->MoveOut(h, out.data(), false), Status::kIoError);
+    EXPECT_EQ(tier->MoveOut(h, out.data()), Status::kIoError);
     EXPECT_EQ(tier->checksum_failures(), 2u);
   } else {
     // Nothing else notices: the flipped byte comes back as data.
