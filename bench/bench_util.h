@@ -1,13 +1,14 @@
-// Helpers shared by the tier benchmarks: a cycle-counter clock, a latency histogram, random page
-// contents and orders, command-line flags of our own, and a reporter that prints each tier
-// benchmark as a ratio to its memcpy baseline from the same run.
+// Helpers shared by the tier benchmarks: a cycle-counter clock, random page contents and orders,
+// command-line flags of our own, and a reporter that prints each tier benchmark as a ratio to its
+// memcpy baseline from the same run.
 //
 // Why per-operation latency and not only Google Benchmark's time per iteration: the question a
 // tier answers is "how much slower than copying the page myself", and that is a median-latency
 // question; a mean hides a slow tail and a fast majority alike. Each thread therefore keeps a
 // histogram of batch latencies and reports p50/p99 per operation as counters.
 //
-// Thread-safety: LatencyHistogram and PageBuffers belong to one benchmark thread each;
+// Thread-safety: PageBuffers, and the LatencyHistogram (tiers/latency_histogram.h) of a timed
+// loop, belong to one benchmark thread each;
 // TickClock is immutable after Calibrate (called once, in main, before any benchmark runs);
 // RatioReporter is driven by Google Benchmark's single reporting thread.
 #ifndef TIERSWAP_BENCH_BENCH_UTIL_H_
@@ -43,7 +44,9 @@
 
 #include "frontend/json_writer.h"
 #include "tiers/frame_arena.h"
+#include "tiers/latency_histogram.h"
 #include "tiers/page.h"
+#include "tiers/page_content.h"
 #include "tiers/result.h"
 
 namespace tierswap::bench {
@@ -120,77 +123,7 @@ class TickClock {
   }
 };
 
-// ---- latency histogram -------------------------------------------------------------------------
-
-// Log-linear histogram of tick counts: exact below 128, then 64 buckets per power of two (under
-// 1.6% relative error). Fixed size, so recording never allocates or touches new memory inside
-// a timed loop, however many iterations Google Benchmark chooses.
-class LatencyHistogram {
- public:
-  static constexpr int kSubBits = 6;
-  static constexpr uint64_t kLinear = uint64_t{2} << kSubBits;  // 128
-  static constexpr size_t kBuckets = kLinear + (64 - (kSubBits + 1)) * (uint64_t{1} << kSubBits);
-
-  void Add(uint64_t v) {
-    ++counts_[Bucket(v)];
-    ++total_;
-    sum_ += v;
-  }
-  uint64_t count() const { return total_; }
-  double mean() const { return total_ == 0 ? 0.0 : double(sum_) / double(total_); }
-
-  // The value below which a fraction `q` of the samples lie (the bucket's midpoint).
-  double Quantile(double q) const {
-    if (total_ == 0) return 0.0;
-    const uint64_t rank = std::min<uint64_t>(total_ - 1, uint64_t(q * double(total_)));
-    uint64_t seen = 0;
-    for (size_t b = 0; b < kBuckets; ++b) {
-      seen += counts_[b];
-      if (seen > rank) return Midpoint(b);
-    }
-    return Midpoint(kBuckets - 1);
-  }
-
- private:
-  static size_t Bucket(uint64_t v) {
-    if (v < kLinear) return size_t(v);
-    const int exp = 63 - std::countl_zero(v);  // >= kSubBits + 1
-    const uint64_t sub = (v >> (exp - kSubBits)) & ((uint64_t{1} << kSubBits) - 1);
-    return size_t(kLinear + uint64_t(exp - (kSubBits + 1)) * (uint64_t{1} << kSubBits) + sub);
-  }
-  static double Midpoint(size_t b) {
-    if (b < kLinear) return double(b);
-    const uint64_t i = b - kLinear;
-    const int exp = int(i >> kSubBits) + kSubBits + 1;
-    const uint64_t sub = i & ((uint64_t{1} << kSubBits) - 1);
-    const uint64_t lo = (uint64_t{1} << exp) | (sub << (exp - kSubBits));
-    return double(lo) + double(uint64_t{1} << (exp - kSubBits)) / 2.0;
-  }
-
-  std::array<uint64_t, kBuckets> counts_{};
-  uint64_t total_ = 0;
-  uint64_t sum_ = 0;
-};
-
 // ---- page contents and orders ------------------------------------------------------------------
-
-// splitmix64: fast, seedable, good enough to make pages that are never same-filled.
-inline uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// Fills a 4 KiB page with bytes that depend only on `seed`.
-inline void FillRandomPage(void* page, uint64_t seed) {
-  uint64_t s = seed;
-  auto* bytes = static_cast<unsigned char*>(page);
-  for (size_t i = 0; i < kPageSize; i += sizeof(uint64_t)) {
-    const uint64_t w = SplitMix64(&s);
-    std::memcpy(bytes + i, &w, sizeof(w));
-  }
-}
 
 // A few pre-touched 4 KiB buffers (the "guest pages" a store copies from or a load copies into),
 // in the same kind of memory as a tier's arena.

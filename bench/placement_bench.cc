@@ -60,10 +60,10 @@
 
 #include "bench/bench_util.h"
 #include "bench/placement_sim.h"
-#include "placement/backend.h"
 #include "frontend/backend_factory.h"
 #include "frontend/config.h"
 #include "frontend/json_writer.h"
+#include "placement/backend.h"
 #include "tiers/page.h"
 
 namespace tierswap::bench {
@@ -167,48 +167,19 @@ struct Stamp {
   uint64_t version;
 };
 
-// Collects a backend's counters: the per-tier ones by name ("promotions_in", ...), summed over
-// the tiers, and the backend-wide ones ("mover_no_room", ...).
-class CounterSink final : public StatsSink {
- public:
-  void Counter(std::string_view name, uint64_t value) override {
-    if (in_tiers_ && !tiers_.empty()) {
-      tiers_.back()[std::string(name)] = value;
-    } else if (!in_list_) {
-      top_[std::string(name)] = value;
-    }
-  }
-  void Gauge(std::string_view, uint64_t) override {}
-  void Real(std::string_view, double) override {}
-  void Text(std::string_view, std::string_view) override {}
-  void BeginList(std::string_view name) override {
-    in_list_ = true;
-    in_tiers_ = name == "tiers";
-  }
-  void BeginItem() override {
-    if (in_tiers_) tiers_.emplace_back();
-  }
-  void EndItem() override {}
-  void EndList() override { in_list_ = in_tiers_ = false; }
-
-  uint64_t Sum(const std::string& name) const {
-    uint64_t total = 0;
-    for (const auto& t : tiers_) {
-      const auto it = t.find(name);
-      if (it != t.end()) total += it->second;
-    }
-    return total;
-  }
-  uint64_t Top(const std::string& name) const {
-    const auto it = top_.find(name);
-    return it == top_.end() ? 0 : it->second;
-  }
-
- private:
-  bool in_list_ = false, in_tiers_ = false;
-  std::map<std::string, uint64_t> top_;
-  std::vector<std::map<std::string, uint64_t>> tiers_;
+// The mover's moves summed over the tiers: (promotions_in + demotions_in, wasted, bytes).
+struct MoveTotals {
+  uint64_t moved = 0, wasted = 0, bytes = 0;
 };
+MoveTotals SumMoves(const BackendStats& st) {
+  MoveTotals m;
+  for (const TierStats& t : st.tiers) {
+    m.moved += t.moves.promotions_in + t.moves.demotions_in;
+    m.wasted += t.moves.wasted;
+    m.bytes += t.moves.migrated_bytes();
+  }
+  return m;
+}
 
 // What the engine did in one window of loads (the mover's counters over the window, the tiers'
 // occupancy at its end).
@@ -255,16 +226,15 @@ Result<ReplayResult> ReplayQuality(const SimTrace& t, const TierLayout& l,
   // The mover's counters where the last window ended, to take differences.
   WindowStats total;
   auto end_window = [&] {
-    CounterSink sink;
-    b.ExportStats(sink);
+    const BackendStats st = b.Stats();
     WindowStats now;
     for (size_t i = 0; i < ntiers; ++i) now.pages_per_tier.push_back(b.tier(i).stored_pages());
-    now.promotions = sink.Top("mover_promotions");
-    now.demotions = sink.Top("mover_demotions");
-    now.wasted = sink.Sum("wasted_migrations");
-    now.residency_skips = sink.Top("mover_residency_skips");
-    now.second_chances = sink.Top("mover_second_chances");
-    now.no_room = sink.Top("mover_no_room");
+    now.promotions = st.mover.counter(kPromotions);
+    now.demotions = st.mover.counter(kDemotions);
+    now.wasted = SumMoves(st).wasted;
+    now.residency_skips = st.mover.counter(kResidencySkips);
+    now.second_chances = st.mover.counter(kSecondChances);
+    now.no_room = st.mover.counter(kNoRoom);
     WindowStats w = now;
     w.promotions -= total.promotions;
     w.demotions -= total.demotions;
@@ -338,22 +308,22 @@ Result<ReplayResult> ReplayQuality(const SimTrace& t, const TierLayout& l,
     }
   }
   if (r.outcome.served.size() % settings().window_loads != 0) end_window();
-  CounterSink sink;
-  b.ExportStats(sink);
+  const BackendStats st = b.Stats();
   if (maintain) {
+    const MoverStats& mv = st.mover;
     char m[256];
     std::snprintf(m, sizeof(m),
                   "mover: %" PRIu64 " promotions, %" PRIu64 " demotions, %" PRIu64
                   " no room, %" PRIu64 " residency skips, %" PRIu64 " second chances, %" PRIu64
                   " queue drops",
-                  sink.Top("mover_promotions"), sink.Top("mover_demotions"),
-                  sink.Top("mover_no_room"), sink.Top("mover_residency_skips"),
-                  sink.Top("mover_second_chances"), sink.Top("mover_queue_drops"));
+                  mv.counter(kPromotions), mv.counter(kDemotions), mv.counter(kNoRoom),
+                  mv.counter(kResidencySkips), mv.counter(kSecondChances), mv.counter(kQueueDrops));
     r.mover = m;
   }
-  r.outcome.migrated = sink.Sum("promotions_in") + sink.Sum("demotions_in");
-  r.outcome.wasted = sink.Sum("wasted_migrations");
-  r.migrated_bytes = sink.Sum("migrated_bytes");
+  const MoveTotals moves = SumMoves(st);
+  r.outcome.migrated = moves.moved;
+  r.outcome.wasted = moves.wasted;
+  r.migrated_bytes = moves.bytes;
   return r;
 }
 

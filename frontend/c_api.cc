@@ -19,16 +19,13 @@
 #include <string>
 #include <utility>
 
-#include "frontend/c_api_internal.h"
 #include "frontend/backend_factory.h"
+#include "frontend/c_api_internal.h"
 #include "frontend/config.h"
 #include "frontend/stats_export.h"
 #include "frontend/stats_service.h"
 #include "tiers/result.h"
-
-#ifndef TIERSWAP_VERSION
-#define TIERSWAP_VERSION "0.1.0"
-#endif
+#include "tierswap_version.h"
 
 namespace tierswap::capi {
 
@@ -100,27 +97,14 @@ using ull = unsigned long long;
 [[gnu::cold]] int FailStore(const char* fn, const Backend& backend, Status s, unsigned type,
                             uint64_t offset, const void* page) {
   switch (s) {
-    case Status::kNoSpace:
-      switch (Backend::LastRejectReason()) {
-        case tierswap::RejectReason::kQuota:
-          return Fail(-ENOSPC,
-                      "%s: rejected, type %u is at its quota (page at offset %llu; see [[quota]])",
-                      fn, type, ull{offset});
-        case tierswap::RejectReason::kFrozen:
-          return Fail(-ENOSPC, "%s: rejected, the backend is frozen (type %u, offset %llu)", fn,
-                      type, ull{offset});
-        case tierswap::RejectReason::kPoorCompression:
-          return Fail(-ENOSPC,
-                      "%s: rejected, the page compresses poorly and only compressed tiers have "
-                      "room (type %u, offset %llu)",
-                      fn, type, ull{offset});
-        case tierswap::RejectReason::kIo:
-          return Fail(-ENOSPC, "%s: rejected, a tier failed to write page (type %u, offset %llu)",
-                      fn, type, ull{offset});
-        default:
-          return Fail(-ENOSPC, "%s: rejected, no tier has room for page (type %u, offset %llu)", fn,
-                      type, ull{offset});
-      }
+    case Status::kNoSpace: {
+      // The engine's reason table says why (placement/backend_stats.h).
+      RejectReason why = Backend::LastRejectReason();
+      if (why == RejectReason::kNone || why == RejectReason::kBadArgument)
+        why = RejectReason::kFull;
+      return Fail(-ENOSPC, "%s: rejected, %s (type %u, offset %llu)", fn, InfoOf(why).message, type,
+                  ull{offset});
+    }
     case Status::kRejected:
       return Fail(-ENOSPC, "%s: rejected, no tier would take page (type %u, offset %llu)", fn, type,
                   ull{offset});

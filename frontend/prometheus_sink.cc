@@ -146,9 +146,10 @@ std::string PrometheusSink::SanitizeLabelName(std::string_view name) {
   return out;
 }
 
-std::string PrometheusSink::Help(const Frame& f, std::string_view field,
-                                 std::string_view unit) const {
-  std::string help = "tierswap statistic " + f.path + std::string(field);
+std::string PrometheusSink::HelpFor(const Frame& f, std::string_view field, std::string_view unit) {
+  std::string help = pending_help_.empty() ? "tierswap statistic " + f.path + std::string(field)
+                                           : std::move(pending_help_);
+  pending_help_.clear();
   if (!unit.empty()) {
     std::string words(unit.substr(1));  // "_bytes_per_second" -> "bytes per second"
     for (char& c : words) c = c == '_' ? ' ' : c;
@@ -179,7 +180,7 @@ void PrometheusSink::AddNumber(std::string_view name, bool counter, uint64_t int
   const Unit u = UnitOf(name);
   std::string family = prefix_ + f.scope + SanitizeMetricName(u.stem) + std::string(u.unit) +
                        (counter ? "_total" : "");
-  const size_t index = FamilyFor(family, counter ? "counter" : "gauge", Help(f, name, u.unit));
+  const size_t index = FamilyFor(family, counter ? "counter" : "gauge", HelpFor(f, name, u.unit));
   if (index == SIZE_MAX) {
     ++dropped_;
     return;
@@ -206,6 +207,7 @@ void PrometheusSink::Real(std::string_view name, double value) {
 }
 
 void PrometheusSink::Text(std::string_view name, std::string_view value) {
+  pending_help_.clear();  // a label has no help of its own
   Frame& f = frames_.back();
   constexpr std::string_view kSource = "_source";
   if (name.size() > kSource.size() && EndsWith(name, kSource)) {
@@ -224,7 +226,7 @@ void PrometheusSink::Histogram(std::string_view name, const HistogramData& h) {
   Frame& f = frames_.back();
   const Unit u = UnitOf(name);
   const std::string stem = prefix_ + f.scope + SanitizeMetricName(u.stem);
-  const size_t index = FamilyFor(stem + std::string(u.unit), "histogram", Help(f, name, u.unit));
+  const size_t index = FamilyFor(stem + std::string(u.unit), "histogram", HelpFor(f, name, u.unit));
   if (index == SIZE_MAX) {
     ++dropped_;
   } else {
@@ -254,7 +256,7 @@ void PrometheusSink::Histogram(std::string_view name, const HistogramData& h) {
   for (const auto& [suffix, value] : quantiles) {
     const std::string field = std::string(u.stem) + suffix;
     const size_t q = FamilyFor(stem + suffix + std::string(u.unit), "gauge",
-                               Help(f, std::string(name) + "." + (suffix + 1), u.unit));
+                               HelpFor(f, std::string(name) + "." + (suffix + 1), u.unit));
     if (q == SIZE_MAX) {
       ++dropped_;
       continue;

@@ -52,6 +52,7 @@ class PrometheusSink final : public StatsSink {
   void EndItem() override;
   void EndList() override;
   void Histogram(std::string_view name, const HistogramData& h) override;
+  void Help(std::string_view help) override { pending_help_ = help; }
 
   // The exposition text. Call once, after the export has returned. Items left open are
   // dropped; a sample whose family already has another type, or that repeats a series, is
@@ -98,7 +99,10 @@ class PrometheusSink final : public StatsSink {
   void AddNumber(std::string_view name, bool counter, uint64_t integer, double real, bool is_real);
   // The family `name` of `type`, created on first use; SIZE_MAX when it exists with another type.
   size_t FamilyFor(const std::string& name, std::string_view type, std::string help);
-  std::string Help(const Frame& f, std::string_view field, std::string_view unit) const;
+  // The HELP text of a family: the field's own help (StatsSink::Help, from the exporting
+  // component's table) when it gave one, else one made from the field's path; with the unit.
+  // Consumes the pending help.
+  std::string HelpFor(const Frame& f, std::string_view field, std::string_view unit);
   // Attaches the frame's <field>_source texts to the samples of those fields; a source whose
   // field has no sample becomes a label of the whole frame instead.
   static void ResolveSources(Frame& f);
@@ -111,6 +115,7 @@ class PrometheusSink final : public StatsSink {
   std::unordered_map<std::string, size_t> family_index_;
   std::unordered_set<std::string> series_;  // family+labels already written
   size_t dropped_ = 0;
+  std::string pending_help_;  // the next field's help (StatsSink::Help)
 };
 
 }  // namespace tierswap

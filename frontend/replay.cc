@@ -12,6 +12,7 @@
 #include "frontend/json_writer.h"
 #include "frontend/stats_export.h"
 #include "tiers/page.h"
+#include "tiers/page_content.h"
 
 namespace tierswap {
 namespace {
@@ -20,20 +21,8 @@ namespace {
 
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
 
-// splitmix64's finaliser: a bijective 64-bit mix.
-uint64_t Fmix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-struct SplitMix64 {
-  uint64_t state;
-  uint64_t Next() { return Fmix(state += kGolden); }
-};
-
 uint64_t SeedOf(unsigned type, uint64_t offset, uint64_t seq) {
-  return Fmix(Fmix(Fmix(0x243f6a8885a308d3ull ^ type) ^ offset) ^ (seq * kGolden));
+  return Mix64(Mix64(Mix64(0x243f6a8885a308d3ull ^ type) ^ offset) ^ (seq * kGolden));
 }
 
 GeneratedPageKind KindOfSeed(uint64_t seed) {
@@ -42,61 +31,6 @@ GeneratedPageKind KindOfSeed(uint64_t seed) {
   if (r < 15) return GeneratedPageKind::kSameFilled;
   if (r < 60) return GeneratedPageKind::kCompressible;
   return GeneratedPageKind::kRandom;
-}
-
-void Put64(unsigned char* p, uint64_t v) { std::memcpy(p, &v, sizeof(v)); }
-void Put32(unsigned char* p, uint32_t v) { std::memcpy(p, &v, sizeof(v)); }
-
-// An array of 32-byte records, as a heap of small structs looks: ids counting up, pointers into
-// one mapping, small flags and lengths, padding. Compresses about 3-4:1.
-void FillRecords(SplitMix64& rng, unsigned char* page) {
-  const uint64_t id = rng.Next() & 0xffffff;
-  const uint64_t ptr = 0x00007f0000000000ull | ((rng.Next() & 0xffff) << 16);
-  for (size_t i = 0; i < kPageSize / 32; ++i) {
-    const uint64_t r = rng.Next();
-    unsigned char* rec = page + i * 32;
-    Put64(rec, id + i);
-    Put64(rec + 8, ptr + i * 48);
-    Put32(rec + 16, static_cast<uint32_t>(r & 3));
-    Put32(rec + 20, static_cast<uint32_t>((r >> 8) % 200));
-    Put64(rec + 24, 0);
-  }
-}
-
-// Words from a small vocabulary, as text buffers and string tables look. About 2-3:1.
-void FillText(SplitMix64& rng, unsigned char* page) {
-  static constexpr const char* kWords[32] = {
-      "the",    "page",   "swap", "memory", "store", "load",   "tier",   "offset",
-      "frame",  "cold",   "hot",  "index",  "read",  "write",  "count",  "value",
-      "buffer", "struct", "node", "list",   "next",  "return", "int",    "const",
-      "static", "error",  "file", "line",   "data",  "size",   "kernel", "user"};
-  size_t pos = 0;
-  uint64_t bits = 0;
-  unsigned left = 0;
-  while (pos < kPageSize) {
-    if (left == 0) bits = rng.Next(), left = 12;  // 12 picks of 5 bits each
-    const unsigned pick = bits & 31;
-    bits >>= 5;
-    --left;
-    const char* w = kWords[pick];
-    const size_t n = std::min(std::strlen(w), kPageSize - pos);
-    std::memcpy(page + pos, w, n);
-    pos += n;
-    if (pos < kPageSize) page[pos++] = (pick % 8 == 0) ? '\n' : ' ';
-  }
-}
-
-// Small values at the start of the page and zeros after, as a partly used buffer looks.
-void FillSparse(SplitMix64& rng, unsigned char* page) {
-  const size_t used = 256 + rng.Next() % 2048;
-  size_t i = 0;
-  while (i < used) {
-    uint64_t r = rng.Next();
-    for (int b = 0; b < 8 && i < used; ++b, r >>= 8)
-      page[i++] = static_cast<unsigned char>(r & 0x0f);
-  }
-  page[0] = 0x5a;  // never all zero, whatever the draws were
-  std::memset(page + used, 0, kPageSize - used);
 }
 
 // ---- model ------------------------------------------------------------------------------------
@@ -145,18 +79,6 @@ std::string Printf(const char* fmt, double v) {
   return buf;
 }
 
-std::string FieldText(const StatsTable::Field* f, bool bytes) {
-  if (f == nullptr) return "-";
-  switch (f->kind) {
-    case StatsTable::Field::kText:
-      return f->text;
-    case StatsTable::Field::kReal:
-      return Printf("%.3g", f->real);
-    default:
-      return bytes ? FormatBytes(f->value) : std::to_string(f->value);
-  }
-}
-
 }  // namespace
 
 // ---- text formatting --------------------------------------------------------------------------
@@ -202,67 +124,30 @@ GeneratedPageKind GeneratedKindOf(unsigned type, uint64_t offset, uint64_t seq) 
 
 void GeneratePage(unsigned type, uint64_t offset, uint64_t seq, void* page) {
   const uint64_t seed = SeedOf(type, offset, seq);
-  auto* p = static_cast<unsigned char*>(page);
-  SplitMix64 rng{seed};
+  uint64_t rng = seed;  // tiers/page_content.h walks it
   switch (KindOfSeed(seed)) {
     case GeneratedPageKind::kZero:
-      std::memset(p, 0, kPageSize);
+      std::memset(page, 0, kPageSize);
       return;
     case GeneratedPageKind::kSameFilled:
-      FillPage(p, rng.Next() | 1);  // | 1: never the zero page
+      FillPage(page, SplitMix64(&rng) | 1);  // | 1: never the zero page
       return;
     case GeneratedPageKind::kCompressible:
       switch (seed % 3) {
         case 0:
-          FillRecords(rng, p);
+          FillRecordsPage(page, &rng);
           return;
         case 1:
-          FillText(rng, p);
+          FillTextPage(page, &rng);
           return;
         default:
-          FillSparse(rng, p);
+          FillSparsePage(page, &rng);
           return;
       }
     case GeneratedPageKind::kRandom:
-      for (size_t i = 0; i < kPageSize; i += 8) Put64(p + i, rng.Next());
+      FillRandomPage(page, &rng);
       return;
   }
-}
-
-// ---- LatencyHistogram -------------------------------------------------------------------------
-
-unsigned LatencyHistogram::BucketOf(uint64_t v) {
-  if (v < kSub) return static_cast<unsigned>(v);
-  const unsigned msb = 63 - static_cast<unsigned>(std::countl_zero(v));
-  const unsigned shift = msb - kSubBits;
-  const unsigned sub = static_cast<unsigned>((v >> shift) & (kSub - 1));
-  return (msb - kSubBits + 1) * kSub + sub;
-}
-
-uint64_t LatencyHistogram::BucketUpper(unsigned b) {
-  if (b < kSub) return b;
-  const unsigned shift = b / kSub - 1;
-  const uint64_t lower = uint64_t{kSub + b % kSub} << shift;
-  return lower + ((uint64_t{1} << shift) - 1);
-}
-
-void LatencyHistogram::Record(uint64_t ns) {
-  ++buckets_[BucketOf(ns)];
-  ++count_;
-  sum_ += ns;
-  max_ = std::max(max_, ns);
-}
-
-uint64_t LatencyHistogram::Percentile(double q) const {
-  if (count_ == 0) return 0;
-  const double want = std::ceil(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_));
-  const uint64_t rank = std::max<uint64_t>(1, static_cast<uint64_t>(want));
-  uint64_t seen = 0;
-  for (unsigned b = 0; b < kBuckets; ++b) {
-    seen += buckets_[b];
-    if (seen >= rank) return std::min(BucketUpper(b), max_);
-  }
-  return max_;
 }
 
 // ---- Replay -----------------------------------------------------------------------------------
@@ -506,65 +391,6 @@ Result<ReplayResult> Replay(Backend& backend, TraceReader& trace, const ReplayOp
   return res;
 }
 
-// ---- StatsTable -------------------------------------------------------------------------------
-
-StatsTable::Row* StatsTable::Current() {
-  if (open_.empty() || !in_item_) return &top_;
-  List& l = lists_[open_.back()];
-  return &l.rows.back();
-}
-
-void StatsTable::Add(Field f) { Current()->push_back(std::move(f)); }
-
-void StatsTable::Counter(std::string_view name, uint64_t value) {
-  Add({std::string(name), {}, value, 0, Field::kCounter});
-}
-void StatsTable::Gauge(std::string_view name, uint64_t value) {
-  Add({std::string(name), {}, value, 0, Field::kGauge});
-}
-void StatsTable::Real(std::string_view name, double value) {
-  Add({std::string(name), {}, 0, value, Field::kReal});
-}
-void StatsTable::Text(std::string_view name, std::string_view value) {
-  Add({std::string(name), std::string(value), 0, 0, Field::kText});
-}
-void StatsTable::BeginList(std::string_view name) {
-  // Nested lists are flattened into lists_ under a dotted name; their fields stay in their own
-  // rows, which is all a table needs.
-  std::string full(name);
-  if (!open_.empty()) full = lists_[open_.back()].name + "." + full;
-  lists_.push_back({std::move(full), {}});
-  open_.push_back(lists_.size() - 1);
-  in_item_ = false;
-}
-void StatsTable::BeginItem() {
-  lists_[open_.back()].rows.emplace_back();
-  in_item_ = true;
-}
-void StatsTable::EndItem() { in_item_ = false; }
-void StatsTable::EndList() {
-  open_.pop_back();
-  in_item_ = !open_.empty();  // back inside the enclosing list's item
-}
-
-const StatsTable::Field* FindField(const StatsTable::Row& row, std::string_view name) {
-  for (const auto& f : row) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
-const StatsTable::Field* StatsTable::Find(std::string_view name) const {
-  return FindField(top_, name);
-}
-
-const StatsTable::List* StatsTable::FindList(std::string_view name) const {
-  for (const auto& l : lists_) {
-    if (l.name == name) return &l;
-  }
-  return nullptr;
-}
-
 // ---- reports ----------------------------------------------------------------------------------
 
 std::string FormatReplayReport(const ReplayResult& r, const Backend& backend) {
@@ -582,7 +408,7 @@ std::string FormatReplayReport(const ReplayResult& r, const Backend& backend) {
                                        Plural(r.area_invalidates, "area", "areas")});
   rows.push_back({"inits", std::to_string(r.inits)});
   rows.push_back({"mismatches", std::to_string(r.mismatches)});
-  const LatencyHistogram& h = r.load_latency;
+  const auto& h = r.load_latency;
   rows.push_back({"load latency", "mean " + FormatNanos(h.mean()) + ", p50 " +
                                       FormatNanos(static_cast<double>(h.Percentile(0.5))) +
                                       ", p99 " +
@@ -590,61 +416,38 @@ std::string FormatReplayReport(const ReplayResult& r, const Backend& backend) {
                                       ", max " + FormatNanos(static_cast<double>(h.max()))});
   std::string out = "replay of " + r.source + "\n" + RenderTextTable(rows, "  ");
 
-  StatsTable stats;
-  backend.ExportStats(stats);
+  const BackendStats stats = backend.Stats();
   std::vector<std::vector<std::string>> tiers = {{"name", "kind", "capacity", "used",
                                                   "stored pages", "stores", "loads",
                                                   "load p50 / p99", "promoted / demoted in"}};
-  if (const StatsTable::List* list = stats.FindList("tiers")) {
-    for (const auto& row : list->rows) {
-      // The tier's own load latency (time inside the tier, emulation included), when the
-      // backend keeps histograms; they arrive here as flat _p50/_p99 fields.
-      const StatsTable::Field* p50 = FindField(row, "load_latency_ns_p50");
-      const StatsTable::Field* p99 = FindField(row, "load_latency_ns_p99");
-      const StatsTable::Field* n = FindField(row, "load_latency_ns_count");
-      const std::string latency = p50 != nullptr && p99 != nullptr && n != nullptr && n->value > 0
-                                      ? FormatNanos(p50->real) + " / " + FormatNanos(p99->real)
-                                      : "-";
-      tiers.push_back({FieldText(FindField(row, "name"), false),
-                       FieldText(FindField(row, "kind"), false),
-                       FieldText(FindField(row, "capacity_bytes"), true),
-                       FieldText(FindField(row, "used_bytes"), true),
-                       FieldText(FindField(row, "stored_pages"), false),
-                       FieldText(FindField(row, "stores"), false),
-                       FieldText(FindField(row, "loads"), false), latency,
-                       FieldText(FindField(row, "promotions_in"), false) + " / " +
-                           FieldText(FindField(row, "demotions_in"), false)});
-    }
-  } else {
-    // The backend's own list was not found: ask the tiers directly.
-    for (size_t i = 0; i < backend.tier_count(); ++i) {
-      const Tier& t = backend.tier(i);
-      tiers.push_back({t.name(), TierKindName(t.kind()), FormatBytes(t.capacity_bytes()),
-                       FormatBytes(t.used_bytes()), std::to_string(t.stored_pages()),
-                       std::to_string(t.stores()), std::to_string(t.loads())});
-    }
+  for (const TierStats& t : stats.tiers) {
+    // The tier's own load latency (time inside the tier, emulation included), when the backend
+    // keeps histograms.
+    const std::string latency = t.load_latency.count > 0 ? FormatNanos(t.load_latency.p50) + " / " +
+                                                               FormatNanos(t.load_latency.p99)
+                                                         : "-";
+    tiers.push_back(
+        {t.name, TierKindName(t.kind), FormatBytes(t.capacity_bytes), FormatBytes(t.used_bytes),
+         std::to_string(t.stored_pages), std::to_string(t.stores), std::to_string(t.loads), latency,
+         std::to_string(t.moves.promotions_in) + " / " + std::to_string(t.moves.demotions_in)});
   }
   out += "\ntiers\n" + RenderTextTable(tiers, "  ");
 
-  if (const StatsTable::List* list = stats.FindList("types"); list && !list->rows.empty()) {
+  if (!stats.types.empty()) {
     std::vector<std::vector<std::string>> types = {
         {"type", "initialised", "nr_pages", "stored pages"}};
-    for (const auto& row : list->rows) {
-      const StatsTable::Field* init = FindField(row, "initialized");
-      const StatsTable::Field* nr = FindField(row, "nr_pages");
-      types.push_back({FieldText(FindField(row, "type"), false),
-                       init == nullptr ? "-" : (init->value != 0 ? "yes" : "no"),
-                       nr != nullptr && nr->value == 0 ? "unknown" : FieldText(nr, false),
-                       FieldText(FindField(row, "stored_pages"), false)});
+    for (const TypeStats& t : stats.types) {
+      types.push_back({std::to_string(t.type), t.initialized ? "yes" : "no",
+                       t.nr_pages == 0 ? "unknown" : std::to_string(t.nr_pages),
+                       std::to_string(t.stored_pages)});
     }
     out += "\ntypes\n" + RenderTextTable(types, "  ");
   }
 
-  const StatsTable::Field* same = stats.Find("same_filled_pages");
   std::vector<std::vector<std::string>> totals = {
-      {"stored pages", std::to_string(backend.stored_pages())},
-      {"same-filled pages", FieldText(same, false)},
-      {"metadata", FormatBytes(backend.MetadataBytes())},
+      {"stored pages", std::to_string(stats.stored_pages)},
+      {"same-filled pages", std::to_string(stats.counter(kSameFilledPages))},
+      {"metadata", FormatBytes(stats.metadata_bytes)},
   };
   out += "\ntotals\n" + RenderTextTable(totals, "  ");
 
@@ -657,7 +460,7 @@ std::string FormatReplayReport(const ReplayResult& r, const Backend& backend) {
 
 std::string ReplayReportJson(const ReplayResult& r, const Backend& backend) {
   JsonWriter w(/*pretty=*/true);
-  const LatencyHistogram& h = r.load_latency;
+  const auto& h = r.load_latency;
   w.BeginObject();
   w.Key("source").String(r.source);
   w.Key("ops").Uint(r.ops);

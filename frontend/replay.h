@@ -27,20 +27,14 @@
 #include <string_view>
 #include <vector>
 
-#include "placement/backend.h"
 #include "frontend/page_corpus.h"
 #include "frontend/trace_reader.h"
+#include "placement/backend.h"
+#include "tiers/latency_histogram.h"
 #include "tiers/result.h"
 #include "tiers/stats_sink.h"
 
 namespace tierswap {
-
-// The tierswap release, as `tierswap version` prints it. The build may pass TIERSWAP_VERSION.
-#ifdef TIERSWAP_VERSION
-inline constexpr const char* kTierswapVersion = TIERSWAP_VERSION;
-#else
-inline constexpr const char* kTierswapVersion = "0.1.0";
-#endif
 
 // ---- generated page contents ------------------------------------------------------------------
 
@@ -51,33 +45,6 @@ GeneratedPageKind GeneratedKindOf(unsigned type, uint64_t offset, uint64_t seq);
 // Fills the 4 KiB `page` with the content stored by the `seq`-th store (0-based, counting every
 // store of the trace) to (type, offset). The same tuple always gives the same bytes.
 void GeneratePage(unsigned type, uint64_t offset, uint64_t seq, void* page);
-
-// ---- load latency -----------------------------------------------------------------------------
-
-// A log-linear histogram of nanoseconds: 16 linear buckets per power of two, so a percentile is
-// exact below 16 ns and within 1/16 (6.25%) above. Fixed size, no allocation on Record.
-class LatencyHistogram {
- public:
-  void Record(uint64_t ns);
-  uint64_t count() const { return count_; }
-  uint64_t max() const { return max_; }
-  double mean() const { return count_ == 0 ? 0.0 : static_cast<double>(sum_) / count_; }
-  // The value at quantile q (0 < q <= 1): the upper bound of the bucket holding the
-  // ceil(q * count)-th smallest sample, capped at the largest sample. 0 when empty.
-  uint64_t Percentile(double q) const;
-
- private:
-  static constexpr unsigned kSubBits = 4;
-  static constexpr unsigned kSub = 1u << kSubBits;
-  static constexpr unsigned kBuckets = (64 - kSubBits + 1) * kSub;
-  static unsigned BucketOf(uint64_t v);
-  static uint64_t BucketUpper(unsigned b);
-
-  std::array<uint64_t, kBuckets> buckets_{};
-  uint64_t count_ = 0;
-  uint64_t sum_ = 0;
-  uint64_t max_ = 0;
-};
 
 // ---- replay -----------------------------------------------------------------------------------
 
@@ -129,7 +96,7 @@ struct ReplayResult {
   uint64_t area_invalidates = 0;  // A
   uint64_t mismatches = 0;        // answers that broke the contract
   uint64_t model_pages = 0;       // pages the model holds at the end
-  LatencyHistogram load_latency;  // around Backend::Load only
+  LatencyHistogram<4> load_latency;  // ns around Backend::Load only (within 1/16)
   double wall_seconds = 0;
   std::vector<ReplayMismatch> mismatch_reports;  // the first max_mismatch_reports mismatches
 };
@@ -141,52 +108,6 @@ struct ReplayResult {
 Result<ReplayResult> Replay(Backend& backend, TraceReader& trace, const ReplayOptions& options);
 
 // ---- reports ----------------------------------------------------------------------------------
-
-// A StatsSink that keeps what it is told, for rendering as tables: top-level fields in order,
-// and each list as rows of fields.
-class StatsTable final : public StatsSink {
- public:
-  struct Field {
-    std::string name;
-    std::string text;    // Text fields
-    uint64_t value = 0;  // Counter and Gauge fields
-    double real = 0;     // Real fields
-    enum Kind : uint8_t { kCounter, kGauge, kReal, kText } kind = kCounter;
-  };
-  using Row = std::vector<Field>;
-  struct List {
-    std::string name;
-    std::vector<Row> rows;
-  };
-
-  void Counter(std::string_view name, uint64_t value) override;
-  void Gauge(std::string_view name, uint64_t value) override;
-  void Real(std::string_view name, double value) override;
-  void Text(std::string_view name, std::string_view value) override;
-  void BeginList(std::string_view name) override;
-  void BeginItem() override;
-  void EndItem() override;
-  void EndList() override;
-
-  const Row& fields() const { return top_; }
-  const std::vector<List>& lists() const { return lists_; }
-  // A top-level field, or nullptr.
-  const Field* Find(std::string_view name) const;
-  // The list of that name, or nullptr.
-  const List* FindList(std::string_view name) const;
-
- private:
-  Row* Current();
-  void Add(Field f);
-
-  Row top_;
-  std::vector<List> lists_;
-  std::vector<size_t> open_;  // index into lists_ of each open list (lists may nest)
-  bool in_item_ = false;
-};
-
-// A field of a row, or nullptr.
-const StatsTable::Field* FindField(const StatsTable::Row& row, std::string_view name);
 
 // Rows of cells as left-aligned columns, two spaces apart, each line prefixed with `indent`.
 std::string RenderTextTable(const std::vector<std::vector<std::string>>& rows, const char* indent);

@@ -8,28 +8,6 @@
 namespace tierswap {
 namespace {
 
-// Keeps the two mover counters the timeline needs from a full ExportStats; ignores the rest.
-class MoverCounts final : public StatsSink {
- public:
-  void Counter(std::string_view name, uint64_t value) override {
-    if (depth_ != 0) return;
-    if (name == "mover_promotions") promotions = value;
-    if (name == "mover_demotions") demotions = value;
-  }
-  void Gauge(std::string_view, uint64_t) override {}
-  void Real(std::string_view, double) override {}
-  void Text(std::string_view, std::string_view) override {}
-  void BeginList(std::string_view) override { ++depth_; }
-  void BeginItem() override {}
-  void EndItem() override {}
-  void EndList() override { --depth_; }
-
-  uint64_t promotions = 0, demotions = 0;
-
- private:
-  int depth_ = 0;  // inside a list: a tier's own counters of the same name are not the mover's
-};
-
 void AppendFraction(std::string* line, uint64_t part, uint64_t whole) {
   line->push_back(',');
   // An interval without loads has no hit rate: the field stays empty (missing data to plotting
@@ -92,10 +70,9 @@ ReplayTimeline::Sample ReplayTimeline::Take(const ReplayResult& so_far) const {
   s.ops = so_far.ops;
   s.loads = so_far.loads;
   s.hits = so_far.hits;
-  MoverCounts mover;
-  backend_.ExportStats(mover);
-  s.promotions = mover.promotions;
-  s.demotions = mover.demotions;
+  const MoverStats mover = backend_.mover_stats();
+  s.promotions = mover.counter(kPromotions);
+  s.demotions = mover.counter(kDemotions);
   s.tier_loads.reserve(backend_.tier_count());
   for (size_t t = 0; t < backend_.tier_count(); ++t)
     s.tier_loads.push_back(backend_.tier(t).loads());

@@ -19,28 +19,6 @@ thread_local LoadFailure t_last_load_failure;
 
 }  // namespace
 
-const char* RejectReasonName(RejectReason r) {
-  switch (r) {
-    case RejectReason::kNone:
-      return "none";
-    case RejectReason::kFull:
-      return "full";
-    case RejectReason::kQuota:
-      return "quota";
-    case RejectReason::kFrozen:
-      return "frozen";
-    case RejectReason::kPoorCompression:
-      return "poor_compression";
-    case RejectReason::kAllocation:
-      return "allocation";
-    case RejectReason::kIo:
-      return "io";
-    case RejectReason::kBadArgument:
-      return "bad_argument";
-  }
-  return "unknown";
-}
-
 RejectReason Backend::LastRejectReason() { return t_last_reject; }
 
 LoadFailure Backend::LastLoadFailure() { return t_last_load_failure; }
@@ -228,31 +206,8 @@ bool Backend::DropIfUnchanged(unsigned type, uint64_t offset, unsigned tier, uin
 void Backend::Reject(RejectReason reason) {
   t_last_reject = reason;
   counters_.Add(kFailedStores);
-  switch (reason) {
-    case RejectReason::kFull:
-      counters_.Add(kRejectNoSpace);
-      break;
-    case RejectReason::kQuota:
-      counters_.Add(kRejectQuota);
-      break;
-    case RejectReason::kFrozen:
-      counters_.Add(kRejectFrozen);
-      break;
-    case RejectReason::kPoorCompression:
-      counters_.Add(kRejectPoorCompression);
-      break;
-    case RejectReason::kAllocation:
-      counters_.Add(kRejectNoMemory);
-      break;
-    case RejectReason::kIo:
-      counters_.Add(kRejectIo);
-      break;
-    case RejectReason::kBadArgument:
-      counters_.Add(kRejectBadArgument);
-      break;
-    case RejectReason::kNone:
-      break;
-  }
+  const BackendCounter c = InfoOf(reason).counter;
+  if (c != kNumBackendCounters) counters_.Add(c);
 }
 
 bool Backend::IsInitialized(unsigned type) const {
@@ -598,65 +553,109 @@ size_t Backend::MetadataBytes() const {
   return bytes;
 }
 
-void Backend::ExportStats(StatsSink& sink) const {
-  sink.Counter("loads", counters_.Sum(kLoads));
-  sink.Counter("succ_stores", counters_.Sum(kSuccStores));
-  sink.Counter("failed_stores", counters_.Sum(kFailedStores));
-  sink.Counter("invalidates", counters_.Sum(kInvalidates));
-  sink.Counter("load_misses", counters_.Sum(kLoadMisses));
-  sink.Counter("load_errors", counters_.Sum(kLoadErrors));
-  sink.Counter("duplicate_stores", counters_.Sum(kDuplicateStores));
-  sink.Counter("duplicate_store_drops", counters_.Sum(kDupDropped));
-  sink.Counter("area_invalidates", counters_.Sum(kAreaInvalidates));
-  sink.Counter("exclusive_load_drops", counters_.Sum(kExclusiveDrops));
-  sink.Counter("reject_no_space", counters_.Sum(kRejectNoSpace));
-  sink.Counter("reject_no_memory", counters_.Sum(kRejectNoMemory));
-  sink.Counter("reject_bad_argument", counters_.Sum(kRejectBadArgument));
-  sink.Counter("reject_quota", counters_.Sum(kRejectQuota));
-  sink.Counter("reject_frozen", counters_.Sum(kRejectFrozen));
-  sink.Counter("reject_poor_compression", counters_.Sum(kRejectPoorCompression));
-  sink.Counter("reject_io", counters_.Sum(kRejectIo));
-  sink.Counter("promotions_queued", counters_.Sum(kPromotionsQueued));
-  sink.Gauge("frozen", frozen() ? 1 : 0);
-  sink.Text("placement_policy", policy_->name());
-  migrator_->ExportStats(sink);
-  sink.Counter("same_filled_stores", counters_.Sum(kSameFilledStores));
-  sink.Gauge("same_filled_pages", counters_.Sum(kSameFilledPages));
-  const uint64_t stored = stored_pages();
-  sink.Gauge("stored_pages", stored);
-  const size_t meta = MetadataBytes();
-  sink.Gauge("metadata_bytes", meta);
-  sink.Real("metadata_bytes_per_page", stored == 0 ? 0.0 : double(meta) / double(stored));
-  sink.BeginList("tiers");
+BackendStats Backend::Stats() const {
+  BackendStats st;
+  for (size_t c = 0; c < kNumBackendCounters; ++c) st.counters[c] = counters_.Sum(c);
+  st.mover = migrator_->Stats();
+  st.frozen = frozen();
+  st.policy = policy_->name();
+  st.stored_pages = stored_pages();
+  st.metadata_bytes = MetadataBytes();
   uint64_t all_tier_loads = 0;
   for (const auto& t : tiers_) all_tier_loads += t->loads();
-  for (size_t t = 0; t < tiers_.size(); ++t) {
-    sink.BeginItem();
-    tiers_[t]->ExportStats(sink);
-    migrator_->ExportTierStats(static_cast<unsigned>(t), sink);
+  for (size_t i = 0; i < tiers_.size(); ++i) {
+    const Tier& t = *tiers_[i];
+    const unsigned ti = static_cast<unsigned>(i);
+    TierStats ts;
+    ts.name = t.name();
+    ts.kind = t.kind();
+    ts.capacity_bytes = t.capacity_bytes();
+    ts.limit_bytes = t.limit_bytes();
+    ts.used_bytes = t.used_bytes();
+    ts.stored_pages = t.stored_pages();
+    ts.stores = t.stores();
+    ts.loads = t.loads();
     // The share of the loads served by tiers that this tier served (same-filled pages, served
     // from the index, are not counted).
-    sink.Real("load_fraction",
-              all_tier_loads == 0 ? 0.0 : double(tiers_[t]->loads()) / double(all_tier_loads));
-    sink.Gauge("rank", view_.RankOf(static_cast<unsigned>(t)));
-    sink.Gauge("online", view_.online[t].load(std::memory_order_relaxed) ? 1 : 0);
-    if (!probes_.empty()) ExportProbe(probes_[t], sink);
-    sink.Real("live_load_ns", migrator_->LiveLoadNs(static_cast<unsigned>(t)));
-    sink.EndItem();
+    ts.load_fraction = all_tier_loads == 0 ? 0.0 : double(ts.loads) / double(all_tier_loads);
+    ts.rank = view_.RankOf(ti);
+    ts.online = view_.online[i].load(std::memory_order_relaxed);
+    ts.live_load_ns = migrator_->LiveLoadNs(ti);
+    if (t.latency_histograms()) {
+      ts.load_latency = t.load_latency();
+      ts.store_latency = t.store_latency();
+    }
+    ts.moves = migrator_->Moves(ti);
+    st.tiers.push_back(std::move(ts));
   }
-  sink.EndList();
-  sink.BeginList("types");
   for (unsigned type = 0; type < kMaxTypes; ++type) {
     const uint64_t state = index_.State(type);
     const uint64_t pages = type_pages_.Sum(type);
     if (!PageIndex::Initialized(state) && pages == 0) continue;
+    st.types.push_back(TypeStats{type, PageIndex::Initialized(state), index_.NrPages(type), pages,
+                                 quota_pages_[type] * kPageSize});
+  }
+  return st;
+}
+
+void Backend::ExportStats(StatsSink& sink) const {
+  const BackendStats st = Stats();
+  for (size_t c = 0; c < kNumBackendCounters; ++c) {
+    const StatInfo& info = kBackendCounterInfo[c];
+    sink.Stat(info.name, info.kind, st.counters[c], info.help);
+  }
+  sink.Help("1 while the backend is frozen: every store is rejected");
+  sink.Gauge("frozen", st.frozen ? 1 : 0);
+  sink.Text("placement_policy", st.policy);
+  for (size_t c = 0; c < kNumMoverCounters; ++c) {
+    sink.Stat(kMoverCounterInfo[c].name, StatKind::kCounter, st.mover.counters[c],
+              kMoverCounterInfo[c].help);
+  }
+  sink.Stat("stored_pages", StatKind::kGauge, st.stored_pages,
+            "pages held now, all types, same-filled included");
+  sink.Stat("metadata_bytes", StatKind::kGauge, st.metadata_bytes,
+            "DRAM used for bookkeeping: index, allocator bitmaps, counters, histograms, mover");
+  sink.Help("metadata_bytes / stored_pages");
+  sink.Real("metadata_bytes_per_page",
+            st.stored_pages == 0 ? 0.0 : double(st.metadata_bytes) / double(st.stored_pages));
+  sink.BeginList("tiers");
+  for (size_t t = 0; t < st.tiers.size(); ++t) {
+    const TierStats& ts = st.tiers[t];
     sink.BeginItem();
-    sink.Gauge("type", type);
-    sink.Gauge("initialized", PageIndex::Initialized(state) ? 1 : 0);
-    sink.Gauge("nr_pages", index_.NrPages(type));
-    sink.Gauge("stored_pages", pages);
-    sink.Gauge("stored_bytes", pages * kPageSize);
-    sink.Gauge("quota_bytes", quota_pages_[type] * kPageSize);
+    tiers_[t]->ExportStats(sink);
+    sink.Stat("promotions_in", StatKind::kCounter, ts.moves.promotions_in,
+              "pages the mover promoted onto this tier");
+    sink.Stat("promotions_out", StatKind::kCounter, ts.moves.promotions_out,
+              "pages the mover promoted off this tier");
+    sink.Stat("demotions_in", StatKind::kCounter, ts.moves.demotions_in,
+              "pages demoted onto this tier (evacuations included)");
+    sink.Stat("demotions_out", StatKind::kCounter, ts.moves.demotions_out,
+              "pages demoted off this tier (evacuations and writebacks included)");
+    sink.Stat("migrated_bytes", StatKind::kCounter, ts.moves.migrated_bytes(),
+              "bytes the mover moved onto this tier");
+    sink.Stat("wasted_migrations", StatKind::kCounter, ts.moves.wasted,
+              "moves onto this tier that undid a move of the same page within min_residency_ms");
+    sink.Help("share of the loads served by tiers that this tier served");
+    sink.Real("load_fraction", ts.load_fraction);
+    sink.Stat("rank", StatKind::kGauge, ts.rank, "the tier's place in the ranking, 0: fastest");
+    sink.Stat("online", StatKind::kGauge, ts.online ? 1 : 0, "1 while stores may go to the tier");
+    if (!probes_.empty()) ExportProbe(probes_[t], sink);
+    sink.Help("the mover's live estimate of a load's cost on this tier");
+    sink.Real("live_load_ns", ts.live_load_ns);
+    sink.EndItem();
+  }
+  sink.EndList();
+  sink.BeginList("types");
+  for (const TypeStats& ty : st.types) {
+    sink.BeginItem();
+    sink.Stat("type", StatKind::kGauge, ty.type, "the swap type");
+    sink.Stat("initialized", StatKind::kGauge, ty.initialized ? 1 : 0,
+              "1 while the type is initialised");
+    sink.Stat("nr_pages", StatKind::kGauge, ty.nr_pages, "slots of the type (0: unknown)");
+    sink.Stat("stored_pages", StatKind::kGauge, ty.stored_pages, "pages of the type held now");
+    sink.Stat("stored_bytes", StatKind::kGauge, ty.stored_pages * kPageSize,
+              "stored_pages x 4 KiB");
+    sink.Stat("quota_bytes", StatKind::kGauge, ty.quota_bytes, "the type's quota (0: none)");
     sink.EndItem();
   }
   sink.EndList();

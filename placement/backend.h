@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "placement/backend_options.h"
+#include "placement/backend_stats.h"
 #include "placement/locked_slot.h"
 #include "placement/migrator.h"
 #include "placement/page_index.h"
@@ -55,19 +56,6 @@ struct LoadFailure {
   bool checksum = false;  // the page failed its checksum (else the tier could not read it)
   unsigned tier = 0;      // the tier that holds the page
 };
-
-// Why the calling thread's last rejected store was rejected (for messages at the C ABI).
-enum class RejectReason : uint8_t {
-  kNone,
-  kFull,
-  kQuota,
-  kFrozen,
-  kPoorCompression,
-  kAllocation,
-  kIo,
-  kBadArgument
-};
-const char* RejectReasonName(RejectReason r);
 
 class Backend final : private MigratorHost {
  public:
@@ -159,7 +147,12 @@ class Backend final : private MigratorHost {
   // DRAM used for bookkeeping: index, allocator bitmaps, counters.
   size_t MetadataBytes() const;
 
-  // Exports every statistic (docs/stats.md) to `sink` (frontend/stats_export.h renders them).
+  // Every figure the statistics hold, typed (placement/backend_stats.h).
+  BackendStats Stats() const;
+  // The mover's counters alone (cheap: for per-interval readers).
+  MoverStats mover_stats() const { return migrator_->Stats(); }
+  // Exports every statistic (docs/stats.md) to `sink`: the snapshot Stats() takes, with each
+  // tier's own fields (Tier::ExportStats) in its item. frontend/stats_export.h renders them.
   void ExportStats(StatsSink& sink) const;
 
  private:
@@ -206,30 +199,6 @@ class Backend final : private MigratorHost {
   void Account(unsigned type, const SlotLocation& before, const SlotLocation& after);
   bool HasQuota(unsigned type) const { return quota_pages_[type] != 0; }
 
-  enum Counter : size_t {
-    kLoads,                  // successful loads
-    kSuccStores,             // accepted stores
-    kFailedStores,           // rejected stores (all reasons)
-    kInvalidates,            // invalidate_page calls that dropped a page
-    kLoadMisses,             // loads of slots that held no page
-    kLoadErrors,             // loads that failed in a tier
-    kRejectNoSpace,          // stores rejected because no tier had room
-    kRejectNoMemory,         // stores rejected because index memory could not be mapped
-    kRejectBadArgument,      // stores refused for bad arguments or an uninitialised type
-    kDuplicateStores,        // stores to a slot that already held a page
-    kDupDropped,             // duplicate stores that failed and dropped the old page
-    kAreaInvalidates,        // invalidate_area calls
-    kExclusiveDrops,         // pages dropped by exclusive loads
-    kSameFilledStores,       // accepted stores kept as metadata only
-    kSameFilledPages,        // gauge: same-filled pages held now
-    kRejectQuota,            // stores rejected because their type was at its quota
-    kRejectFrozen,           // stores rejected while frozen
-    kRejectPoorCompression,  // stores rejected: only compressed tiers had room, and declined
-    kRejectIo,               // stores rejected because a tier failed to write
-    kPromotionsQueued,       // loads from slower tiers that queued a promotion
-    kNumCounters
-  };
-
   PageIndex index_;
   std::vector<std::unique_ptr<Tier>> tiers_;
   std::vector<Tier*> tier_ptrs_;  // the same tiers, as LockedSlot and the mover take them
@@ -238,8 +207,8 @@ class Backend final : private MigratorHost {
   const std::vector<TierProbe> probes_;  // measured at open (empty when the probe is off)
   TierView view_;
   std::unique_ptr<Migrator> migrator_;
-  ShardedCounters<kNumCounters> counters_;
-  ShardedCounters<kMaxTypes> type_pages_;  // gauge: pages held per type
+  ShardedCounters<kNumBackendCounters> counters_;  // by BackendCounter
+  ShardedCounters<kMaxTypes> type_pages_;          // gauge: pages held per type
   // Takes one page of `type`'s quota: false (nothing taken) when the type is at its quota. A CAS,
   // so the count never exceeds the quota even for a moment, and a racing store is never turned
   // away by another's transient over-count.

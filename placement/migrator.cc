@@ -191,16 +191,15 @@ void Migrator::CountMove(unsigned from, unsigned to, bool promotion, bool wasted
   if (wasted) moves_[to].wasted.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Migrator::ExportTierStats(unsigned t, StatsSink& sink) const {
+TierMoveStats Migrator::Moves(unsigned t) const {
   const TierMoves& m = moves_[t];
-  const uint64_t in = m.promotions_in.load(std::memory_order_relaxed) +
-                      m.demotions_in.load(std::memory_order_relaxed);
-  sink.Counter("promotions_in", m.promotions_in.load(std::memory_order_relaxed));
-  sink.Counter("promotions_out", m.promotions_out.load(std::memory_order_relaxed));
-  sink.Counter("demotions_in", m.demotions_in.load(std::memory_order_relaxed));
-  sink.Counter("demotions_out", m.demotions_out.load(std::memory_order_relaxed));
-  sink.Counter("migrated_bytes", in * kPageSize);
-  sink.Counter("wasted_migrations", m.wasted.load(std::memory_order_relaxed));
+  TierMoveStats out;
+  out.promotions_in = m.promotions_in.load(std::memory_order_relaxed);
+  out.promotions_out = m.promotions_out.load(std::memory_order_relaxed);
+  out.demotions_in = m.demotions_in.load(std::memory_order_relaxed);
+  out.demotions_out = m.demotions_out.load(std::memory_order_relaxed);
+  out.wasted = m.wasted.load(std::memory_order_relaxed);
+  return out;
 }
 
 size_t Migrator::Promote(uint64_t now_ns) {
@@ -414,21 +413,10 @@ Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, v
   return result;
 }
 
-void Migrator::ExportStats(StatsSink& sink) const {
-  sink.Counter("mover_steps", counters_.Sum(kSteps));
-  sink.Counter("mover_promotions", counters_.Sum(kPromotions));
-  sink.Counter("mover_demotions", counters_.Sum(kDemotions));
-  sink.Counter("mover_evacuations", counters_.Sum(kEvacuated));
-  sink.Counter("mover_written_back", counters_.Sum(kWrittenBack));
-  sink.Counter("mover_writeback_failures", counters_.Sum(kWritebackFailures));
-  sink.Counter("mover_raced", counters_.Sum(kRaced));
-  sink.Counter("mover_no_room", counters_.Sum(kNoRoom));
-  sink.Counter("mover_io_errors", counters_.Sum(kIoErrors));
-  sink.Counter("mover_queue_drops", counters_.Sum(kQueueDrops));
-  sink.Counter("mover_residency_skips", counters_.Sum(kResidencySkips));
-  sink.Counter("mover_rate_limited", counters_.Sum(kRateLimited));
-  sink.Counter("mover_second_chances", counters_.Sum(kSecondChances));
-  sink.Counter("mover_reranks", counters_.Sum(kReranks));
+MoverStats Migrator::Stats() const {
+  MoverStats out;
+  for (size_t c = 0; c < kNumMoverCounters; ++c) out.counters[c] = counters_.Sum(c);
+  return out;
 }
 
 }  // namespace tierswap

@@ -43,6 +43,55 @@
 
 namespace tierswap {
 
+// The mover's counters: X(enum, exported name, help).
+#define TIERSWAP_MOVER_COUNTERS(X)                                                                 \
+  X(kSteps, "mover_steps", "passes of the mover (Step)")                                           \
+  X(kPromotions, "mover_promotions", "pages promoted to a faster tier")                            \
+  X(kDemotions, "mover_demotions", "pages demoted from a tier above its high watermark")           \
+  X(kEvacuated, "mover_evacuations",                                                               \
+    "pages moved off a tier above its limit (lowered capacity, offline)")                          \
+  X(kWrittenBack, "mover_written_back", "pages handed to the writeback callback and dropped")      \
+  X(kWritebackFailures, "mover_writeback_failures", "pages the writeback callback refused")        \
+  X(kRaced, "mover_raced", "moves abandoned because a store, load or invalidate changed the page") \
+  X(kNoRoom, "mover_no_room", "moves that found no tier with room")                                \
+  X(kIoErrors, "mover_io_errors", "moves that could not read the page (a tier failed)")            \
+  X(kQueueDrops, "mover_queue_drops", "promotion candidates dropped: their queue was full")        \
+  X(kResidencySkips, "mover_residency_skips",                                                      \
+    "demotions skipped: the page was promoted within min_residency_ms and loaded since")           \
+  X(kRateLimited, "mover_rate_limited", "moves deferred by max_migration_mbps")                    \
+  X(kSecondChances, "mover_second_chances",                                                        \
+    "pages spared by the CLOCK hand because they were loaded since its last pass")                 \
+  X(kReranks, "mover_reranks", "changes of the tiers' order by their live cost")
+
+enum MoverCounter : size_t {
+#define TIERSWAP_ENUM(e, name, help) e,
+  TIERSWAP_MOVER_COUNTERS(TIERSWAP_ENUM)
+#undef TIERSWAP_ENUM
+      kNumMoverCounters
+};
+
+struct MoverCounterInfo {
+  const char* name;
+  const char* help;
+};
+inline constexpr MoverCounterInfo kMoverCounterInfo[kNumMoverCounters] = {
+#define TIERSWAP_ROW(e, name, help) {name, help},
+    TIERSWAP_MOVER_COUNTERS(TIERSWAP_ROW)
+#undef TIERSWAP_ROW
+};
+
+// Pages the mover moved onto and off one tier (completed moves only).
+struct TierMoveStats {
+  uint64_t promotions_in = 0, promotions_out = 0, demotions_in = 0, demotions_out = 0;
+  uint64_t wasted = 0;  // moves onto the tier that undid a move within min_residency_ms
+  uint64_t migrated_bytes() const { return (promotions_in + demotions_in) * kPageSize; }
+};
+
+struct MoverStats {
+  std::array<uint64_t, kNumMoverCounters> counters{};  // by MoverCounter
+  uint64_t counter(MoverCounter c) const { return counters[c]; }
+};
+
 struct MigratorOptions {
   double high_watermark = 0.98;
   double low_watermark = 0.95;
@@ -94,11 +143,10 @@ class Migrator {
   // entry per page moved within min_residency_ms). Lock-free: it never waits for a step.
   size_t MetadataBytes() const;
 
-  void ExportStats(StatsSink& sink) const;
-  // The moves onto and off tier `tier`, as fields of its item in the statistics:
-  // promotions_in/out, demotions_in/out (evacuations and writebacks included), migrated_bytes
-  // (moved onto it) and wasted_migrations. Only completed moves count.
-  void ExportTierStats(unsigned tier, StatsSink& sink) const;
+  MoverStats Stats() const;
+  // The moves onto and off tier `tier` (evacuations and writebacks included). Only completed
+  // moves count.
+  TierMoveStats Moves(unsigned tier) const;
 
   // The live estimate of a tier's load cost (ns): an EWMA of the mean load latency the tier's
   // histogram saw between mover passes; 0 until enough loads were seen. Seeded with the probe's
@@ -123,23 +171,6 @@ class Migrator {
   struct Residency {
     uint64_t time_ns;
     bool promoted;
-  };
-  enum Counter : size_t {
-    kSteps,
-    kPromotions,
-    kDemotions,
-    kEvacuated,
-    kWrittenBack,
-    kWritebackFailures,
-    kRaced,
-    kNoRoom,
-    kIoErrors,
-    kQueueDrops,
-    kResidencySkips,
-    kRateLimited,
-    kSecondChances,
-    kReranks,
-    kNumCounters
   };
 
   static uint64_t Key(unsigned type, uint64_t offset) { return uint64_t{type} << 32 | offset; }
@@ -177,7 +208,7 @@ class Migrator {
     std::atomic<uint64_t> wasted{0};
   };
   std::unique_ptr<TierMoves[]> moves_;  // by tier
-  ShardedCounters<kNumCounters> counters_;
+  ShardedCounters<kNumMoverCounters> counters_;
 
   // Everything below is the mover's own state, guarded by mu_.
   Mutex mu_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tiers/page.h"
+#include "tiers/page_content.h"
 #include "tiers/tsc.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -31,35 +32,6 @@ constexpr int kMaxChaseRounds = 5;
 constexpr int kMaxCopyRounds = 5;
 // Shares of the budget, cumulative: a phase that ends early leaves its time to the next.
 constexpr double kStoreShare = 0.20, kLoadShare = 0.55, kChaseShare = 0.80, kCopyShare = 0.95;
-
-uint64_t NextRandom(uint64_t* x) {  // SplitMix64
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// A page of text-like records that compresses about 2-4x, as heap pages do: a compressed tier
-// must accept it (random bytes it would reject), and its cost is then a realistic one.
-void FillTextPage(unsigned char* page, uint64_t seed) {
-  static constexpr const char* kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "swap ", "page ",
-                                           "frame ", "tier ", "node ",  "cold ",  "hot ",  "load ",
-                                           "store ", "far ",  "near ",  "; "};
-  uint64_t x = seed;
-  size_t pos = 0;
-  while (pos < kPageSize) {
-    const uint64_t r = NextRandom(&x);
-    const char* w = kWords[r % 16];
-    const size_t n = std::min(std::strlen(w), kPageSize - pos);
-    std::memcpy(page + pos, w, n);
-    pos += n;
-    if (r % 5 == 0 && pos + 4 <= kPageSize) {  // a number now and then
-      const auto v = static_cast<uint32_t>(r >> 32);
-      std::memcpy(page + pos, &v, 4);
-      pos += 4;
-    }
-  }
-}
 
 // Evicting a page from every cache level, so that the next access goes to the tier's memory as
 // a get of a long-swapped-out page does. clflush executes one line at a time (about 10 us a page
@@ -124,7 +96,7 @@ Figure Chase(const std::vector<unsigned char*>& pages, uint64_t deadline, uint64
   std::vector<uint32_t> order(slots);
   std::iota(order.begin(), order.end(), 0u);
   for (size_t i = slots - 1; i > 0; --i) {  // Fisher-Yates
-    std::swap(order[i], order[NextRandom(seed) % (i + 1)]);
+    std::swap(order[i], order[SplitMix64(seed) % (i + 1)]);
   }
   auto slot = [&](uint32_t s) {
     return pages[s / kChaseSlotsPerPage] + (s % kChaseSlotsPerPage) * kChaseStride;
@@ -197,7 +169,7 @@ TierProbe ProbeTier(Tier& tier, const ProbeOptions& options) {
   // Stores: one source page, its first word made unique per store (a compressed tier must not
   // see the same page twice). At least one attempt, whatever the budget.
   auto page = std::make_unique<unsigned char[]>(kPageSize);
-  FillTextPage(page.get(), NextRandom(&seed));
+  FillTextPage(page.get(), SplitMix64(&seed));
   std::vector<TierHandle> handles;
   std::vector<unsigned char*> addresses;  // DirectAddress of each handle; all or none non-null
   std::vector<double> ns;
@@ -231,7 +203,7 @@ TierProbe ProbeTier(Tier& tier, const ProbeOptions& options) {
     size_t failures = 0;
     while (ns.size() < options.max_load_samples && failures <= handles.size() &&
            (ns.empty() || TscNow() < load_deadline)) {
-      const size_t i = NextRandom(&seed) % handles.size();
+      const size_t i = SplitMix64(&seed) % handles.size();
       if (raw) FlushPage(addresses[i]);
       const uint64_t t0 = TscNowAfter();
       const Status s = tier.ProbeLoad(handles[i], page.get());

@@ -23,9 +23,25 @@ struct HistogramData {
   double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // interpolated within buckets
 };
 
+// Whether a field counts events (monotonic) or states a level.
+enum class StatKind : uint8_t { kCounter, kGauge };
+
 class StatsSink {
  public:
   virtual ~StatsSink() = default;
+  // The help text of the field that follows (a table row's; renderers that show help, such as
+  // Prometheus' # HELP, use it). Sinks that do not show help ignore it.
+  virtual void Help(std::string_view /*help*/) {}
+  // A field with its help text, in one call: Help, then Counter or Gauge.
+  void Stat(std::string_view name, StatKind kind, uint64_t value, std::string_view help) {
+    Help(help);
+    if (kind == StatKind::kCounter) {
+      Counter(name, value);
+    } else {
+      Gauge(name, value);
+    }
+  }
+
   // A monotonically increasing count (events since open).
   virtual void Counter(std::string_view name, uint64_t value) = 0;
   // A value that goes up and down (bytes in use, pages held).

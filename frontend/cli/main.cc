@@ -19,6 +19,7 @@
 
 #include "frontend/cli/commands.h"
 #include "frontend/replay.h"
+#include "tierswap_version.h"
 
 namespace tierswap {
 

@@ -48,16 +48,17 @@
 #include <vector>
 
 #include "frontend/backend_factory.h"
-#include "frontend/stats_export.h"
-#include "placement/backend.h"
 #include "frontend/cli/commands.h"
 #include "frontend/cli/progress.h"
 #include "frontend/config.h"
 #include "frontend/json_writer.h"
 #include "frontend/replay.h"
+#include "frontend/stats_export.h"
 #include "frontend/stats_service.h"
+#include "placement/backend.h"
 #include "tiers/memory_attributes.h"
 #include "tiers/page.h"
+#include "tiers/page_content.h"
 
 namespace tierswap {
 namespace {
@@ -84,18 +85,8 @@ struct SoakArgs {
 // The slot of a page as a 64-bit key: type << 32 | offset.
 uint64_t SlotKey(unsigned type, uint64_t offset) { return uint64_t{type} << 32 | offset; }
 
-uint64_t Mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-uint64_t NextRandom(uint64_t& state) {
-  state += 0x9E3779B97F4A7C15ull;
-  return Mix64(state);
-}
+// Random numbers and mixing: tiers/page_content.h (Mix64, SplitMix64).
+uint64_t NextRandom(uint64_t& state) { return SplitMix64(&state); }
 
 // Versions are below 2^48, so that a header word can never be mistaken for a version.
 constexpr uint64_t kVersionMask = (uint64_t{1} << 48) - 1;
@@ -632,30 +623,6 @@ class Controller {
 
 // ---- reporting ----------------------------------------------------------------------------------
 
-// The top-level counters and gauges of the backend's statistics, by name.
-class TopLevelStats final : public StatsSink {
- public:
-  void Counter(std::string_view name, uint64_t value) override { Keep(name, value); }
-  void Gauge(std::string_view name, uint64_t value) override { Keep(name, value); }
-  void Real(std::string_view, double) override {}
-  void Text(std::string_view, std::string_view) override {}
-  void BeginList(std::string_view) override { ++depth_; }
-  void BeginItem() override {}
-  void EndItem() override {}
-  void EndList() override { --depth_; }
-  uint64_t Get(const std::string& name) const {
-    auto it = values_.find(name);
-    return it == values_.end() ? 0 : it->second;
-  }
-
- private:
-  void Keep(std::string_view name, uint64_t value) {
-    if (depth_ == 0) values_[std::string(name)] = value;
-  }
-  int depth_ = 0;
-  std::map<std::string, uint64_t> values_;
-};
-
 struct Totals {
   uint64_t stores = 0, stores_ok = 0, rejects = 0, loads = 0, hits = 0, misses = 0;
   uint64_t invalidates = 0, handed_misses = 0, raced = 0, skipped = 0, final_checked = 0;
@@ -687,9 +654,8 @@ struct Migrations {
 };
 
 Migrations ReadMigrations(const Backend& backend) {
-  TopLevelStats s;
-  backend.ExportStats(s);
-  return {s.Get("mover_promotions"), s.Get("mover_demotions"), s.Get("mover_evacuations")};
+  const MoverStats m = backend.mover_stats();
+  return {m.counter(kPromotions), m.counter(kDemotions), m.counter(kEvacuated)};
 }
 
 std::string Mib(uint64_t bytes) {

@@ -363,7 +363,7 @@ TEST(CApiRejectTest, StoreRejectedWhenFullIsEnospcAndNamesTheSlot) {
   }
   ASSERT_EQ(rc, -ENOSPC) << "offset " << off << ": " << Message();
   EXPECT_LE(off, 16u);
-  EXPECT_EQ(Message(), "tierswap_store: rejected, no tier has room for page (type 0, offset " +
+  EXPECT_EQ(Message(), "tierswap_store: rejected, no tier has room for the page (type 0, offset " +
                            std::to_string(off) + ")");
   Page out;
   EXPECT_EQ(tierswap_load(ts, 0, off, out.data()), -ENOENT) << "a rejected page was kept";
@@ -619,7 +619,9 @@ TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
   EXPECT_EQ(tierswap_store(ts, 2, 0, RandomPage(0).data()), 0);
   EXPECT_EQ(tierswap_store(ts, 2, 1, RandomPage(1).data()), 0);
   EXPECT_EQ(tierswap_store(ts, 2, 2, RandomPage(2).data()), -ENOSPC);
-  EXPECT_NE(Message().find("type 2 is at its quota"), std::string::npos) << Message();
+  EXPECT_NE(Message().find("rejected, its type is at its quota, see [[quota]] (type 2,"),
+            std::string::npos)
+      << Message();
   tierswap_close(&ts);
 }
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "placement/backend.h"
 #include "frontend/page_corpus.h"
 #include "frontend/trace_reader.h"
+#include "placement/backend.h"
 #include "tiers/dram_tier.h"
 #include "tiers/page.h"
 
@@ -378,14 +378,14 @@ TEST(GeneratePageTest, MixResemblesAnonymousMemory) {
 }
 
 TEST(LatencyHistogramTest, PercentilesAreExactForSmallValuesAndWithinASixteenthAbove) {
-  LatencyHistogram h;
+  LatencyHistogram<4> h;
   EXPECT_EQ(h.Percentile(0.5), 0u);
   for (uint64_t v = 1; v <= 10; ++v) h.Record(v);
   EXPECT_EQ(h.Percentile(0.5), 5u);
   EXPECT_EQ(h.Percentile(1.0), 10u);
   EXPECT_DOUBLE_EQ(h.mean(), 5.5);
 
-  LatencyHistogram big;
+  LatencyHistogram<4> big;
   for (uint64_t v = 1; v <= 100000; ++v) big.Record(v * 10);
   const uint64_t p50 = big.Percentile(0.5), p99 = big.Percentile(0.99);
   EXPECT_GE(p50, 500000u);
@@ -396,7 +396,7 @@ TEST(LatencyHistogramTest, PercentilesAreExactForSmallValuesAndWithinASixteenthA
   EXPECT_EQ(big.max(), 1000000u);
   EXPECT_EQ(big.count(), 100000u);
 
-  LatencyHistogram huge;
+  LatencyHistogram<4> huge;
   huge.Record(UINT64_MAX);
   EXPECT_EQ(huge.Percentile(0.99), UINT64_MAX);
 }
@@ -428,32 +428,6 @@ TEST(ReplayReportTest, TextReportShowsCountsAndTheTierTable) {
   EXPECT_NE(text.find("name  kind  capacity"), std::string::npos) << text;
   EXPECT_NE(text.find("dram  dram  32.0 KiB"), std::string::npos) << text;
   EXPECT_NE(text.find("same-filled pages"), std::string::npos) << text;
-}
-
-TEST(StatsTableTest, CollectsTopLevelFieldsAndListRows) {
-  StatsTable t;
-  t.Counter("a", 1);
-  t.BeginList("tiers");
-  t.BeginItem();
-  t.Text("name", "x");
-  t.Gauge("used_bytes", 4096);
-  t.EndItem();
-  t.BeginItem();
-  t.Text("name", "y");
-  t.EndItem();
-  t.EndList();
-  t.Real("r", 0.5);
-  ASSERT_NE(t.Find("a"), nullptr);
-  EXPECT_EQ(t.Find("a")->value, 1u);
-  ASSERT_NE(t.Find("r"), nullptr);
-  EXPECT_EQ(t.Find("r")->real, 0.5);
-  EXPECT_EQ(t.Find("name"), nullptr);
-  const StatsTable::List* l = t.FindList("tiers");
-  ASSERT_NE(l, nullptr);
-  ASSERT_EQ(l->rows.size(), 2u);
-  EXPECT_EQ(FindField(l->rows[0], "name")->text, "x");
-  EXPECT_EQ(FindField(l->rows[0], "used_bytes")->value, 4096u);
-  EXPECT_EQ(FindField(l->rows[1], "name")->text, "y");
 }
 
 }  // namespace

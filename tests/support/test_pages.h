@@ -12,53 +12,27 @@
 #include "placement/backend.h"
 #include "tiers/dram_tier.h"
 #include "tiers/page.h"
+#include "tiers/page_content.h"
 
 namespace tierswap::testing {
 
 using PageBuf = std::array<unsigned char, kPageSize>;
 
-inline uint64_t SplitMix64(uint64_t* x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using ::tierswap::SplitMix64;  // tiers/page_content.h
 
-// A page whose every word depends on `seed`: never same-filled, distinct per seed.
+// A page whose every word depends on `seed`: random, never same-filled, distinct per seed.
 inline PageBuf PatternPage(uint64_t seed) {
   PageBuf p;
-  uint64_t x = seed * 0x100000001B3ull + 1;
-  for (size_t i = 0; i < kWordsPerPage; ++i) {
-    const uint64_t w = SplitMix64(&x);
-    std::memcpy(p.data() + i * 8, &w, 8);
-  }
+  FillRandomPage(p.data(), seed * 0x100000001B3ull + 1);
   return p;
 }
 
-// A page of text-like records, distinct per seed, that compresses about 2-4x (like real heap
-// pages): what every tier must handle, compressed ones included. Never same-filled.
+// A page of text, distinct per seed, that compresses about 2-3x (like real heap pages): what
+// every tier must handle, compressed ones included. Never same-filled.
 inline PageBuf TextPage(uint64_t seed) {
-  static constexpr const char* kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "swap ", "page ",
-                                           "frame ", "tier ", "node ",  "cold ",  "hot ",  "load ",
-                                           "store ", "far ",  "near ",  "x"};
   PageBuf p;
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
-  size_t pos = 0;
-  // A header that makes every seed's page unique.
-  std::memcpy(p.data(), &seed, sizeof(seed));
-  pos = sizeof(seed);
-  while (pos < kPageSize) {
-    const uint64_t r = SplitMix64(&x);
-    const char* w = kWords[r % 16];
-    const size_t n = std::min(std::strlen(w), kPageSize - pos);
-    std::memcpy(p.data() + pos, w, n);
-    pos += n;
-    if (r % 7 == 0 && pos + 4 <= kPageSize) {  // a number now and then
-      const uint32_t v = static_cast<uint32_t>(r >> 32);
-      std::memcpy(p.data() + pos, &v, 4);
-      pos += 4;
-    }
-  }
+  FillTextPage(p.data(), seed * 0x9E3779B97F4A7C15ull + 7);
+  std::memcpy(p.data(), &seed, sizeof(seed));  // a header that makes every seed's page unique
   return p;
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "tiers/page.h"
+#include "tiers/page_content.h"
 #include "tiers/stats_sink.h"
 
 namespace tierswap {
@@ -35,24 +36,14 @@ namespace {
 
 using PageBuf = std::array<unsigned char, kPageSize>;
 
-uint64_t SplitMix64(uint64_t* x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 PageBuf RandomPage(uint64_t seed) {
   PageBuf p;
-  uint64_t x = seed;
-  for (size_t i = 0; i < kPageSize; i += 8) {
-    const uint64_t w = SplitMix64(&x);
-    std::memcpy(p.data() + i, &w, 8);
-  }
+  FillRandomPage(p.data(), seed);
   return p;
 }
 
-// Text: three-word phrases from a per-page vocabulary, with numbers between them. LZ4 takes it
+// Text of its own kind (tiers/page_content.h's has one vocabulary): three-word phrases from a
+// per-page vocabulary, with numbers between them. LZ4 takes it
 // 2.7:1 on average (650-2000 bytes); the vocabulary size (from the seed) sets the compressed size,
 // so different seeds land in different size classes.
 PageBuf TextPage(uint64_t seed) {
