@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <httplib.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,16 +20,11 @@
 #include <utility>
 
 #include "frontend/json_writer.h"
-#include "frontend/stats_export.h"
 #include "frontend/prometheus_sink.h"
+#include "frontend/quiet_thread.h"
+#include "frontend/stats_export.h"
 
 namespace tierswap {
-
-struct StatsService::Listener {
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> done{false};  // listen_after_bind returned
-};
 
 namespace {
 
@@ -65,24 +59,6 @@ bool SplitListen(std::string_view listen, HostPort* out) {
   }
   out->host = std::string(host);
   return true;
-}
-
-// Runs `fn` on a new thread with every signal blocked, so that the embedding process's signal
-// handlers keep running on its own threads (httplib's workers inherit the mask too).
-template <typename Fn>
-std::thread StartQuietThread(Fn&& fn) {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  std::thread t;
-  try {
-    t = std::thread(std::forward<Fn>(fn));
-  } catch (...) {
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    throw;
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  return t;
 }
 
 std::string Timestamp(std::chrono::system_clock::time_point now, uint64_t* unix_ms) {
@@ -196,64 +172,22 @@ Result<void> StatsService::StartListener(const StatsConfig& config) {
   // An empty host (":9464") means every interface.
   const std::string host = hp.host.empty() ? "0.0.0.0" : hp.host;
 
-  auto l = std::make_unique<Listener>();
-  httplib::Server& s = l->server;
-  // A scraper or two, not a web site: httplib's default pool has a thread per core.
-  s.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  s.set_read_timeout(5, 0);
-  s.set_write_timeout(5, 0);
-  // An idle keep-alive connection holds a worker until this runs out, and stop() waits for it.
-  s.set_keep_alive_timeout(1);
-  s.set_payload_max_length(4096);  // only GETs are served
-  // httplib's default adds SO_REUSEPORT, with which a second process listening on the same port
-  // would silently share it and answer every other scrape with its own statistics.
-  s.set_socket_options([](socket_t sock) {
-    const int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
   const Backend* backend = &backend_;
-  s.Get("/metrics", [backend](const httplib::Request&, httplib::Response& res) {
-    res.set_content(StatsPrometheus(*backend), std::string(PrometheusSink::kContentType));
-  });
-  s.Get("/stats.json", [backend](const httplib::Request&, httplib::Response& res) {
-    res.set_content(StatsJson(*backend), "application/json");
-  });
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (res.status == 404) {
-      res.set_content("tierswap serves GET /metrics and GET /stats.json; there is nothing at " +
-                          req.path + "\n",
-                      "text/plain; charset=utf-8");
-    }
-  });
-
-  errno = 0;
-  int port = hp.port;
-  bool bound;
-  if (port == 0) {
-    port = s.bind_to_any_port(host);
-    bound = port > 0;
-  } else {
-    bound = s.bind_to_port(host, port);
-  }
-  if (!bound) {
-    const int err = errno;
-    return MakeError(Status::kIoError,
-                     what + ": cannot listen there" +
-                         (err != 0 ? std::string(" (") + std::strerror(err) + ")" : "") +
-                         "; is the port in use, or the address not one of this host's?");
-  }
-  Listener* raw = l.get();
-  l->thread = StartQuietThread([raw] {
-    raw->server.listen_after_bind();
-    raw->done.store(true, std::memory_order_release);
-  });
-  // httplib's stop() does nothing until the accept loop runs; wait for it, so that a destructor
-  // right after Start cannot miss it and wait forever.
-  while (!raw->server.is_running() && !raw->done.load(std::memory_order_acquire)) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  listener_ = std::move(l);
-  port_ = port;
+  std::vector<HttpRoute> routes = {
+      {"/metrics",
+       [backend] {
+         return HttpReply{200, std::string(PrometheusSink::kContentType),
+                          StatsPrometheus(*backend)};
+       }},
+      {"/stats.json",
+       [backend] {
+         return HttpReply{200, "application/json", StatsJson(*backend)};
+       }},
+  };
+  auto server = HttpServer::Start(host, hp.port, std::move(routes), HttpServerLimits{}, what);
+  if (!server) return server.take_error();
+  listener_ = std::move(server).value();
+  port_ = listener_->port();
   return {};
 }
 
@@ -313,10 +247,7 @@ void StatsService::WriteDumpLine() {
 }
 
 StatsService::~StatsService() {
-  if (listener_ != nullptr) {
-    listener_->server.stop();
-    if (listener_->thread.joinable()) listener_->thread.join();
-  }
+  listener_.reset();  // returns at once: the server's loop never waits on a client
   if (dump_thread_.joinable()) {
     {
       MutexLock lock(&dump_mu_);

@@ -3,8 +3,10 @@
 //
 // Two optional parts, both from [stats] (docs/config.md; docs/stats.md has the formats):
 //   - an HTTP listener (`listen = "127.0.0.1:9464"`) serving GET /metrics (Prometheus text) and
-//     GET /stats.json. It binds to loopback only unless `allow_remote = true`: the statistics
-//     name tiers, capacities and load patterns, and the listener has no authentication.
+//     GET /stats.json (frontend/http_server.h: one thread, bounded against slow, flooding or
+//     malformed clients). It binds to loopback only unless `allow_remote = true`: the
+//     statistics name tiers, capacities and load patterns, and the listener has no
+//     authentication.
 //   - a dump thread (`dump_file`, or $TIERSWAP_STATS_FILE) appending one timestamped JSON line
 //     every `dump_interval_ms` (or $TIERSWAP_STATS_INTERVAL seconds), and a last one at stop.
 // The C handle (tierswap_open) and the frontswap plugin's process-wide backend each own one.
@@ -25,6 +27,7 @@
 
 #include "placement/backend.h"
 #include "frontend/config.h"
+#include "frontend/http_server.h"
 #include "tiers/mutex.h"
 #include "tiers/result.h"
 
@@ -54,7 +57,6 @@ class StatsService {
   static std::string DumpLine(const Backend& backend);
 
  private:
-  struct Listener;  // the HTTP server and its thread (hides httplib from includers)
 
   explicit StatsService(const Backend& backend);
   Result<void> StartListener(const StatsConfig& config);
@@ -63,7 +65,7 @@ class StatsService {
   void WriteDumpLine();
 
   const Backend& backend_;
-  std::unique_ptr<Listener> listener_;
+  std::unique_ptr<HttpServer> listener_;
   int port_ = 0;
 
   std::string dump_file_;

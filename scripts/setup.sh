@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libnuma-dev libhwloc-dev libpmem2-dev liblz4-dev libzstd-dev zstd
-  libtomlplusplus-dev libcli11-dev libcpp-httplib-dev
+  libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus  # prometheus: promtool checks /metrics
   libasan8 libubsan1 libtsan2
   python3 numactl

@@ -5,7 +5,6 @@
 // it and prints the totals, the tiers and the types as tables; --watch refreshes them every N
 // seconds (on a terminal, in place) and adds rates since the last refresh; --json prints the
 // document as served, once, for scripts. docs/stats.md explains every field.
-#include <httplib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,6 +18,7 @@
 #include "frontend/cli/commands.h"
 #include "frontend/cli/json_value.h"
 #include "frontend/cli/progress.h"
+#include "frontend/http_client.h"
 #include "frontend/replay.h"
 
 namespace tierswap {
@@ -31,67 +31,62 @@ struct StatsArgs {
   double timeout = 5;
 };
 
-// What went wrong, as a clause: httplib's error names are single words.
-std::string Explain(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection:
-      return "could not connect (nothing listens there, or the host is unknown or unreachable)";
-    case httplib::Error::ConnectionTimeout:
-      return "the connection timed out";
-    case httplib::Error::Read:
-      return "the connection closed (or timed out) before a full answer came";
-    case httplib::Error::Write:
-      return "the request could not be sent";
-    default:
-      return "the request failed (" + httplib::to_string(e) + ")";
-  }
-}
+struct HostPort {
+  std::string host;  // without IPv6 brackets
+  int port = 0;
+};
 
-// "host:port" with or without "http://"; empty when `addr` is not of that form.
-std::string BaseUrl(const std::string& addr) {
+// "host:port", "[v6]:port", with or without "http://"; false when `addr` is not of that form.
+bool ParseAddress(const std::string& addr, HostPort* out) {
   std::string rest = addr;
   if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   const size_t colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return "";
-  const std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return false;
+  std::string host = rest.substr(0, colon);
+  const std::string port = rest.substr(colon + 1);
   if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
       std::stoi(port) == 0 || std::stoi(port) > 65535) {
-    return "";
+    return false;
   }
   // A bare IPv6 address needs brackets to be told from its port.
-  if (host.find(':') != std::string::npos && host.front() != '[') return "";
-  if (host.find_first_of("/?#@ ") != std::string::npos) return "";
-  return "http://" + rest;
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) return false;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return false;
+  }
+  if (host.find_first_of("/?#@ ") != std::string::npos) return false;
+  out->host = host;
+  out->port = std::stoi(port);
+  return true;
 }
 
+// The document a listener serves is a few hundred KiB at most; an answer beyond this is not one.
+constexpr size_t kMaxStatsBytes = size_t{16} << 20;
+
 Result<std::string> FetchStats(const std::string& addr, double timeout_s) {
-  const std::string url = BaseUrl(addr);
-  if (url.empty()) {
+  HostPort hp;
+  if (!ParseAddress(addr, &hp)) {
     return MakeError(Status::kInvalidArgument,
                      "'" + addr +
                          "' is not an address: give HOST:PORT, e.g. 127.0.0.1:9464 or "
                          "[::1]:9464.");
   }
-  httplib::Client client(url);
-  if (!client.is_valid()) {
-    return MakeError(Status::kInvalidArgument,
-                     "'" + addr + "' is not an address: give HOST:PORT, e.g. 127.0.0.1:9464.");
-  }
-  const auto t = std::chrono::duration<double>(timeout_s);
-  client.set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(t));
-  client.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(t));
-  httplib::Result res = client.Get("/stats.json");
+  HttpGetLimits limits;
+  limits.timeout_ms = int(timeout_s * 1000);
+  limits.max_bytes = kMaxStatsBytes;
+  Result<HttpResponse> res = HttpGet(hp.host, hp.port, "/stats.json", limits);
   if (!res) {
-    return MakeError(Status::kIoError, "cannot read statistics from " + url +
-                                           "/stats.json: " + Explain(res.error()) +
+    return MakeError(Status::kIoError, "cannot read statistics from http://" + addr +
+                                           "/stats.json: " + res.error().message +
                                            ". Is a backend running there with [stats] listen = \"" +
                                            addr + "\" in its config?");
   }
   if (res->status != 200) {
     std::string body = res->body.substr(0, res->body.find('\n'));
     if (body.size() > 200) body.resize(200);
-    return MakeError(Status::kIoError, url + "/stats.json answered HTTP " +
+    return MakeError(Status::kIoError, "http://" + addr + "/stats.json answered HTTP " +
                                            std::to_string(res->status) +
                                            (body.empty() ? std::string(".") : ": " + body));
   }
@@ -209,7 +204,8 @@ Result<std::string> Snapshot(const StatsArgs& args, std::unique_ptr<Totals>* las
   Result<std::string> body = FetchStats(args.connect, args.timeout);
   if (!body) return body.take_error();
   if (args.json) return std::move(*body);
-  const std::string source = BaseUrl(args.connect) + "/stats.json";
+  const std::string source =
+      (args.connect.rfind("http://", 0) == 0 ? "" : "http://") + args.connect + "/stats.json";
   Result<JsonValue> doc = JsonValue::Parse(*body, source);
   if (!doc) return doc.take_error();
   if (!doc->is_object() || doc->Find("tiers") == nullptr) {

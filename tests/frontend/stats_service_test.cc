@@ -3,7 +3,6 @@
 #include "frontend/stats_service.h"
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 
 #include "frontend/backend_factory.h"
 #include "frontend/config.h"
+#include "frontend/http_client.h"
 #include "frontend/prometheus_sink.h"
 #include "tests/support/test_pages.h"
 
@@ -169,18 +169,17 @@ TEST(StatsServiceTest, ServesMetricsAndStatsJsonOverLoopbackWhileStoresAndLoadsR
   }
   while (ops.load() < 100) std::this_thread::yield();
 
-  httplib::Client client("127.0.0.1", port);
   std::string metrics, json;
   for (int i = 0; i < 10; ++i) {
-    auto m = client.Get("/metrics");
-    ASSERT_TRUE(m) << "GET /metrics failed: " << httplib::to_string(m.error());
+    auto m = HttpGet("127.0.0.1", port, "/metrics");
+    ASSERT_TRUE(m) << "GET /metrics failed: " << m.error().message;
     EXPECT_EQ(m->status, 200);
-    EXPECT_EQ(m->get_header_value("Content-Type"), PrometheusSink::kContentType);
+    EXPECT_EQ(m->content_type, PrometheusSink::kContentType);
     metrics = m->body;
-    auto j = client.Get("/stats.json");
-    ASSERT_TRUE(j) << "GET /stats.json failed: " << httplib::to_string(j.error());
+    auto j = HttpGet("127.0.0.1", port, "/stats.json");
+    ASSERT_TRUE(j) << "GET /stats.json failed: " << j.error().message;
     EXPECT_EQ(j->status, 200);
-    EXPECT_EQ(j->get_header_value("Content-Type"), "application/json");
+    EXPECT_EQ(j->content_type, "application/json");
     json = j->body;
   }
   stop = true;
@@ -211,13 +210,13 @@ TEST(StatsServiceTest, OtherPathsAreNotFound) {
   auto backend = TwoTierBackend();
   auto service = StatsService::Start(*backend, Listen("127.0.0.1:0"));
   ASSERT_TRUE(service.ok()) << service.error().message;
-  httplib::Client client("127.0.0.1", (*service)->port());
-  auto r = client.Get("/");
-  ASSERT_TRUE(r);
+  const int port = (*service)->port();
+  auto r = HttpGet("127.0.0.1", port, "/");
+  ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 404);
   EXPECT_NE(r->body.find("/metrics"), std::string::npos) << r->body;
-  r = client.Get("/metrics/extra");
-  ASSERT_TRUE(r);
+  r = HttpGet("127.0.0.1", port, "/metrics/extra");
+  ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 404);
 }
 
@@ -237,9 +236,8 @@ TEST(StatsServiceTest, AllowRemotePermitsAnyAddress) {
   auto backend = TwoTierBackend();
   auto service = StatsService::Start(*backend, Listen("0.0.0.0:0", /*allow_remote=*/true));
   ASSERT_TRUE(service.ok()) << service.error().message;
-  httplib::Client client("127.0.0.1", (*service)->port());
-  auto r = client.Get("/metrics");
-  ASSERT_TRUE(r);
+  auto r = HttpGet("127.0.0.1", (*service)->port(), "/metrics");
+  ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 200);
 }
 
@@ -288,7 +286,7 @@ TEST(StatsServiceTest, PortInUseFailsWithReason) {
 }
 
 TEST(StatsServiceTest, StartAndStopRightAwayReturns) {
-  // httplib's stop() before its accept loop runs would be lost and the join would hang.
+  // A stop before the server's loop first polls must not be lost (the join would hang).
   auto backend = TwoTierBackend();
   for (int i = 0; i < 20; ++i) {
     auto service = StatsService::Start(*backend, Listen("127.0.0.1:0"));
