@@ -229,7 +229,7 @@ using tierswap::capi::ToErrno;
   return Fail(err, "tierswap_open: %s", error.message.c_str());
 }
 
-int Open(const char* config_path, tierswap_handle** out) {
+int Open(const char* config_path, tierswap_t** out) {
   Config config;
   if (config_path != nullptr) {
     Result<Config> loaded = Config::FromFile(config_path);
@@ -245,7 +245,7 @@ int Open(const char* config_path, tierswap_handle** out) {
   Result<std::unique_ptr<tierswap::StatsService>> stats =
       tierswap::StatsService::Start(**backend, config.stats);
   if (!stats) return FailOpen(config_path, stats.error());
-  *out = new tierswap_handle{std::move(backend).value(), std::move(stats).value()};
+  *out = new tierswap_t{std::move(backend).value(), std::move(stats).value()};
   return 0;
 }
 
@@ -295,7 +295,7 @@ int Guarded(const char* fn, F&& f) {
 // The statistics as text (`render`), copied out with snprintf's semantics: returns the length
 // of the whole text, writes at most len bytes, NUL-terminated when len > 0.
 template <typename Render>
-int StatsText(const char* fn, tierswap_handle* ts, char* buf, size_t len, Render&& render) {
+int StatsText(const char* fn, tierswap_t* ts, char* buf, size_t len, Render&& render) {
   if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", fn);
   if (buf == nullptr && len > 0) {
     return Fail(-EINVAL, "%s: buf is NULL but len is %zu", fn, len);
@@ -325,7 +325,7 @@ int StatsText(const char* fn, tierswap_handle* ts, char* buf, size_t len, Render
 
 extern "C" {
 
-int tierswap_open(const char* config_path, tierswap_handle** out) {
+int tierswap_open(const char* config_path, tierswap_t** out) {
   ClearMessage();
   if (out == nullptr) return Fail(-EINVAL, "tierswap_open: out is NULL");
   *out = nullptr;
@@ -340,7 +340,7 @@ int tierswap_open(const char* config_path, tierswap_handle** out) {
   }
 }
 
-void tierswap_close(tierswap_handle** ts) {
+void tierswap_close(tierswap_t** ts) {
   ClearMessage();
   if (ts == nullptr || *ts == nullptr) return;
   delete *ts;
@@ -353,7 +353,7 @@ const char* tierswap_errormsg(void) { return tierswap::capi::thread_message; }
 
 const char* tierswap_version(void) { return TIERSWAP_VERSION; }
 
-int tierswap_init(tierswap_handle* ts, unsigned type, uint64_t nr_pages) {
+int tierswap_init(tierswap_t* ts, unsigned type, uint64_t nr_pages) {
   ClearMessage();
   if (ts == nullptr) [[unlikely]] {
     return Fail(-EINVAL, "tierswap_init: ts is NULL");
@@ -361,7 +361,7 @@ int tierswap_init(tierswap_handle* ts, unsigned type, uint64_t nr_pages) {
   return tierswap::capi::Init("tierswap_init", *ts->backend, type, nr_pages);
 }
 
-int tierswap_store(tierswap_handle* ts, unsigned type, uint64_t offset, const void* page) {
+int tierswap_store(tierswap_t* ts, unsigned type, uint64_t offset, const void* page) {
   ClearMessage();
   if (ts == nullptr) [[unlikely]] {
     return Fail(-EINVAL, "tierswap_store: ts is NULL");
@@ -369,7 +369,7 @@ int tierswap_store(tierswap_handle* ts, unsigned type, uint64_t offset, const vo
   return tierswap::capi::Store("tierswap_store", *ts->backend, type, offset, page);
 }
 
-int tierswap_load(tierswap_handle* ts, unsigned type, uint64_t offset, void* page) {
+int tierswap_load(tierswap_t* ts, unsigned type, uint64_t offset, void* page) {
   ClearMessage();
   if (ts == nullptr) [[unlikely]] {
     return Fail(-EINVAL, "tierswap_load: ts is NULL");
@@ -377,7 +377,7 @@ int tierswap_load(tierswap_handle* ts, unsigned type, uint64_t offset, void* pag
   return tierswap::capi::Load("tierswap_load", *ts->backend, type, offset, page, nullptr);
 }
 
-void tierswap_invalidate_page(tierswap_handle* ts, unsigned type, uint64_t offset) {
+void tierswap_invalidate_page(tierswap_t* ts, unsigned type, uint64_t offset) {
   ClearMessage();
   if (ts == nullptr) [[unlikely]] {
     Fail(-EINVAL, "tierswap_invalidate_page: ts is NULL");
@@ -386,7 +386,7 @@ void tierswap_invalidate_page(tierswap_handle* ts, unsigned type, uint64_t offse
   tierswap::capi::InvalidatePage("tierswap_invalidate_page", *ts->backend, type, offset);
 }
 
-void tierswap_invalidate_area(tierswap_handle* ts, unsigned type) {
+void tierswap_invalidate_area(tierswap_t* ts, unsigned type) {
   ClearMessage();
   if (ts == nullptr) [[unlikely]] {
     Fail(-EINVAL, "tierswap_invalidate_area: ts is NULL");
@@ -395,7 +395,7 @@ void tierswap_invalidate_area(tierswap_handle* ts, unsigned type) {
   tierswap::capi::InvalidateArea("tierswap_invalidate_area", *ts->backend, type);
 }
 
-int tierswap_set_tier_capacity(tierswap_handle* ts, const char* tier, uint64_t bytes) {
+int tierswap_set_tier_capacity(tierswap_t* ts, const char* tier, uint64_t bytes) {
   ClearMessage();
   static constexpr const char* kFn = "tierswap_set_tier_capacity";
   if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", kFn);
@@ -406,7 +406,7 @@ int tierswap_set_tier_capacity(tierswap_handle* ts, const char* tier, uint64_t b
   });
 }
 
-int tierswap_tier_offline(tierswap_handle* ts, const char* tier) {
+int tierswap_tier_offline(tierswap_t* ts, const char* tier) {
   ClearMessage();
   static constexpr const char* kFn = "tierswap_tier_offline";
   if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", kFn);
@@ -417,7 +417,7 @@ int tierswap_tier_offline(tierswap_handle* ts, const char* tier) {
   });
 }
 
-int tierswap_tier_online(tierswap_handle* ts, const char* tier) {
+int tierswap_tier_online(tierswap_t* ts, const char* tier) {
   ClearMessage();
   static constexpr const char* kFn = "tierswap_tier_online";
   if (ts == nullptr) return Fail(-EINVAL, "%s: ts is NULL", kFn);
@@ -429,27 +429,27 @@ int tierswap_tier_online(tierswap_handle* ts, const char* tier) {
   });
 }
 
-int tierswap_set_writeback(tierswap_handle* ts, tierswap_writeback_fn fn, void* ctx) {
+int tierswap_set_writeback(tierswap_t* ts, tierswap_writeback_fn fn, void* ctx) {
   ClearMessage();
   if (ts == nullptr) return Fail(-EINVAL, "tierswap_set_writeback: ts is NULL");
   ts->backend->SetWriteback(fn, ctx);
   return 0;
 }
 
-int tierswap_freeze(tierswap_handle* ts, bool frozen) {
+int tierswap_freeze(tierswap_t* ts, bool frozen) {
   ClearMessage();
   if (ts == nullptr) return Fail(-EINVAL, "tierswap_freeze: ts is NULL");
   ts->backend->Freeze(frozen);
   return 0;
 }
 
-int tierswap_stats_json(tierswap_handle* ts, char* buf, size_t len) {
+int tierswap_stats_json(tierswap_t* ts, char* buf, size_t len) {
   ClearMessage();
   return StatsText("tierswap_stats_json", ts, buf, len,
                    [](const Backend& b) { return StatsJson(b); });
 }
 
-int tierswap_stats_prometheus(tierswap_handle* ts, char* buf, size_t len) {
+int tierswap_stats_prometheus(tierswap_t* ts, char* buf, size_t len) {
   ClearMessage();
   return StatsText("tierswap_stats_prometheus", ts, buf, len,
                    [](const Backend& b) { return tierswap::StatsPrometheus(b); });

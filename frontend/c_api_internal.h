@@ -10,17 +10,7 @@
 #ifndef TIERSWAP_FRONTEND_C_API_INTERNAL_H_
 #define TIERSWAP_FRONTEND_C_API_INTERNAL_H_
 
-// The public header declares the handle as `typedef struct tierswap tierswap;` at global scope,
-// which C++ forbids next to `namespace tierswap`. Inside the library the handle is spelled
-// `tierswap_handle`: the macro renames that one token while the header is read. The exported
-// functions have C linkage, whose symbols do not encode parameter types, so the ABI is the same.
-// This header must therefore be the first to include tierswap.h in a translation unit.
-#ifdef TIERSWAP_TIERSWAP_H_
-#error "c_api_internal.h must be included before tierswap/tierswap.h"
-#endif
-#define tierswap tierswap_handle
 #include "tierswap/tierswap.h"
-#undef tierswap
 
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +23,7 @@
 // What tierswap_open returns. Owns the backend and its statistics service ([stats]: listener,
 // dump file); destroyed by tierswap_close. Members are destroyed in reverse order, so the
 // service, which reads the backend, stops before the backend goes.
-struct tierswap_handle {
+struct tierswap_t_ {
   std::unique_ptr<tierswap::Backend> backend;
   std::unique_ptr<tierswap::StatsService> stats;
 };

@@ -151,7 +151,7 @@ Result<int> OpenBacking(const std::string& path, uint64_t size, bool* created) {
 // A block device's reads must leave the data in place; a backend configured with exclusive
 // loads would drop every page on its first read. Store one page in a scratch type and load it
 // twice to find out (a backend that rejects the page cannot be checked, and needs no check).
-Result<void> CheckLoadsKeepPages(tierswap_handle* ts, const std::string& config) {
+Result<void> CheckLoadsKeepPages(tierswap_t* ts, const std::string& config) {
   if (tierswap_init(ts, kProbeType, 1) != 0) {
     return MakeError(Status::kIoError, std::string("tierswap could not initialise swap type ") +
                                            std::to_string(kProbeType) + ": " + tierswap_errormsg());
@@ -191,7 +191,7 @@ Result<std::unique_ptr<SwapDevice>> SwapDevice::Open(const SwapDeviceOptions& op
     return e;
   };
 
-  tierswap_handle* ts = nullptr;
+  tierswap_t* ts = nullptr;
   const char* config = options.config_path.empty() ? nullptr : options.config_path.c_str();
   if (tierswap_open(config, &ts) != 0) {
     return fail(MakeError(
@@ -227,7 +227,7 @@ Result<std::unique_ptr<SwapDevice>> SwapDevice::Open(const SwapDeviceOptions& op
   return dev;
 }
 
-SwapDevice::SwapDevice(tierswap_handle* ts, int backing_fd, uint64_t size, std::string backing_path,
+SwapDevice::SwapDevice(tierswap_t* ts, int backing_fd, uint64_t size, std::string backing_path,
                        std::unique_ptr<Home[]> home, std::unique_ptr<Stripe[]> stripes)
     : ts_(ts),
       backing_fd_(backing_fd),

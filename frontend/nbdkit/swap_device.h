@@ -26,16 +26,7 @@
 #ifndef TIERSWAP_FRONTEND_NBDKIT_SWAP_DEVICE_H_
 #define TIERSWAP_FRONTEND_NBDKIT_SWAP_DEVICE_H_
 
-// The public header declares the handle as `typedef struct tierswap tierswap;` at global scope,
-// which C++ forbids next to `namespace tierswap`; here the handle is spelled `tierswap_handle`,
-// as inside the library (frontend/c_api_internal.h). The functions have C linkage, so the
-// symbols are the same. This header must be the first to include tierswap.h in a file.
-#ifdef TIERSWAP_TIERSWAP_H_
-#error "swap_device.h must be included before tierswap/tierswap.h"
-#endif
-#define tierswap tierswap_handle
 #include <tierswap/tierswap.h>
-#undef tierswap
 
 #include <algorithm>
 #include <cstdint>
@@ -122,7 +113,7 @@ class SwapDevice {
     SwapDeviceCounters counters GUARDED_BY(mu);
   };
 
-  SwapDevice(tierswap_handle* ts, int backing_fd, uint64_t size, std::string backing_path,
+  SwapDevice(tierswap_t* ts, int backing_fd, uint64_t size, std::string backing_path,
              std::unique_ptr<Home[]> home, std::unique_ptr<Stripe[]> stripes);
 
   const char* BackingName() const;
@@ -158,7 +149,7 @@ class SwapDevice {
   // Counts an I/O error on the stripe; returns err.
   static int IoError(Stripe& s, int err) REQUIRES(s.mu);
 
-  tierswap_handle* ts_;
+  tierswap_t* ts_;
   const int backing_fd_;
   const uint64_t size_;
   const uint64_t pages_;

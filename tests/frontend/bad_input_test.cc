@@ -8,12 +8,7 @@
 // (exact messages, accepted inputs); this file is the table by class. The fuzzers in tests/fuzz
 // check the general rule (never a crash, every refusal names the source) on inputs no one wrote.
 
-// The public header declares `typedef struct tierswap tierswap;`, which C++ forbids next to
-// `namespace tierswap`; as in frontend/c_api_internal.h, the handle is spelled tierswap_handle in
-// this file (C linkage: the symbols are the same). It must be the first include of the header.
-#define tierswap tierswap_handle
 #include <tierswap/tierswap.h>
-#undef tierswap
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -729,7 +724,7 @@ class BadCApiTest : public ::testing::Test {
   }
 
   TempFile config_{kCApiConfig};
-  tierswap_handle* ts_ = nullptr;
+  tierswap_t* ts_ = nullptr;
   const testing::PageBuf page_ = testing::PatternPage(11);
 };
 
@@ -762,7 +757,7 @@ TEST_F(BadCApiTest, NullHandleIsEinvalForEveryFunction) {
   EXPECT_TRUE(Refused(tierswap_freeze(nullptr, true), -EINVAL, {"tierswap_freeze: ts is NULL"}));
   // Closing NULL, or a pointer to NULL, is a no-op that clears the message.
   tierswap_close(nullptr);
-  tierswap_handle* none = nullptr;
+  tierswap_t* none = nullptr;
   tierswap_close(&none);
   EXPECT_EQ(Message(), "");
 }
@@ -852,7 +847,7 @@ TEST(BadCApiOpenTest, NullOutIsEinval) {
 }
 
 TEST(BadCApiOpenTest, MissingConfigFileIsEnoentNamingThePath) {
-  tierswap_handle* ts = reinterpret_cast<tierswap_handle*>(uintptr_t{1});
+  tierswap_t* ts = reinterpret_cast<tierswap_t*>(uintptr_t{1});
   EXPECT_EQ(tierswap_open("/nonexistent-tierswap-dir/c.toml", &ts), -ENOENT);
   EXPECT_EQ(ts, nullptr);
   EXPECT_TRUE(Names(Message(), {"tierswap_open: ", "/nonexistent-tierswap-dir/c.toml"}));
@@ -860,7 +855,7 @@ TEST(BadCApiOpenTest, MissingConfigFileIsEnoentNamingThePath) {
 
 TEST(BadCApiOpenTest, BadConfigIsEinvalNamingFileLineAndKey) {
   TempFile config("[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = \"64KiB\"\ncolor = 1\n");
-  tierswap_handle* ts = nullptr;
+  tierswap_t* ts = nullptr;
   EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
   EXPECT_EQ(ts, nullptr);
   EXPECT_TRUE(Names(Message(), {std::string(config.path()) + ":5: ", "unknown key 'color'"}));
@@ -870,7 +865,7 @@ TEST(BadCApiOpenTest, TierThatCannotOpenIsNamedWithFileAndLine) {
   TempFile config(
       "[placement]\nprobe_budget_ms = 0\n\n[[tier]]\nname = \"pm\"\nkind = \"pmem\"\n"
       "path = \"/nonexistent-tierswap-dir/pool\"\ncapacity = \"64KiB\"\n");
-  tierswap_handle* ts = nullptr;
+  tierswap_t* ts = nullptr;
   EXPECT_LT(tierswap_open(config.path(), &ts), 0);
   EXPECT_EQ(ts, nullptr);
   EXPECT_TRUE(Names(Message(), {std::string(config.path()) + ":4: ", "tier 'pm'"}));

@@ -77,13 +77,13 @@ class CApiTest : public ::testing::Test {
     return json;
   }
 
-  tierswap* ts_ = nullptr;
+  tierswap_t* ts_ = nullptr;
 };
 
 // ---- open / close --------------------------------------------------------------------------
 
 TEST(CApiOpenTest, OpensDefaultConfigWithNullPath) {
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(nullptr, &ts), 0) << Message();
   EXPECT_NE(ts, nullptr);
   EXPECT_STREQ(tierswap_errormsg(), "");
@@ -92,7 +92,7 @@ TEST(CApiOpenTest, OpensDefaultConfigWithNullPath) {
 
 TEST(CApiOpenTest, OpensConfigFile) {
   TempConfig config("[[tier]]\nname = \"fast\"\nkind = \"dram\"\ncapacity = \"1MiB\"\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   char json[4096];
   const int n = tierswap_stats_json(ts, json, sizeof(json));
@@ -107,7 +107,7 @@ TEST(CApiOpenTest, MissingConfigFileFailsWithMessageNamingThePath) {
   const std::string path =
       (std::filesystem::temp_directory_path() / "tierswap-no-such-config.toml").string();
   std::filesystem::remove(path);
-  tierswap* ts = reinterpret_cast<tierswap*>(uintptr_t{0x1});  // must be overwritten
+  tierswap_t* ts = reinterpret_cast<tierswap_t*>(uintptr_t{0x1});  // must be overwritten
   EXPECT_EQ(tierswap_open(path.c_str(), &ts), -ENOENT);
   EXPECT_EQ(ts, nullptr);
   EXPECT_NE(Message().find(path), std::string::npos) << Message();
@@ -116,7 +116,7 @@ TEST(CApiOpenTest, MissingConfigFileFailsWithMessageNamingThePath) {
 
 TEST(CApiOpenTest, InvalidConfigFailsWithEinvalAndNamesTheKey) {
   TempConfig config("[backend]\nexclusive_load = true\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
   EXPECT_EQ(ts, nullptr);
   EXPECT_NE(Message().find(config.path()), std::string::npos) << Message();
@@ -129,7 +129,7 @@ TEST(CApiOpenTest, NullOutIsEinval) {
 }
 
 TEST(CApiOpenTest, CloseSetsHandleToNullAndIsSafeTwice) {
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(nullptr, &ts), 0) << Message();
   tierswap_close(&ts);
   EXPECT_EQ(ts, nullptr);
@@ -140,7 +140,7 @@ TEST(CApiOpenTest, CloseSetsHandleToNullAndIsSafeTwice) {
 
 TEST(CApiOpenTest, CloseOfNullPointerIsSafe) {
   tierswap_close(nullptr);
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   tierswap_close(&ts);
   EXPECT_EQ(ts, nullptr);
 }
@@ -203,7 +203,7 @@ TEST(CApiExclusiveTest, ExclusiveLoadDropsThePage) {
   TempConfig config(
       "[backend]\nexclusive_loads = true\n"
       "[[tier]]\nname = \"dram\"\nkind = \"dram\"\ncapacity = \"16MiB\"\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0) << Message();
   const Page a = RandomPage(4);
@@ -351,7 +351,7 @@ TEST_F(CApiTest, LoadMissIsEnoentAndLeavesBufferUntouched) {
 
 TEST(CApiRejectTest, StoreRejectedWhenFullIsEnospcAndNamesTheSlot) {
   TempConfig config("[[tier]]\nname = \"tiny\"\nkind = \"dram\"\ncapacity = \"64KiB\"\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0) << Message();
   int rc = 0;
@@ -535,7 +535,7 @@ class CApiCapacityTest : public ::testing::Test {
   void TearDown() override { tierswap_close(&ts_); }
 
   TempConfig config_{kTwoTiers};
-  tierswap* ts_ = nullptr;
+  tierswap_t* ts_ = nullptr;
 };
 
 struct Handed {
@@ -613,7 +613,7 @@ TEST_F(CApiCapacityTest, FrozenStoreIsEnospcAndSaysFrozen) {
 
 TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
   TempConfig config(std::string(kTwoTiers) + "[[quota]]\ntype = 2\nmax = \"8KiB\"\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 2, 0), 0);
   EXPECT_EQ(tierswap_store(ts, 2, 0, RandomPage(0).data()), 0);
@@ -634,7 +634,7 @@ class CApiPrometheusTest : public ::testing::Test {
   void TearDown() override { tierswap_close(&ts_); }
 
   TempConfig config_{kTwoTiers};
-  tierswap* ts_ = nullptr;
+  tierswap_t* ts_ = nullptr;
 };
 
 TEST_F(CApiPrometheusTest, StatsPrometheusTruncatesLikeSnprintf) {
@@ -678,7 +678,7 @@ TEST(CApiChecksumTest, CorruptPageIsEioWithAMessageNamingTierTypeAndOffset) {
       "[placement]\nprobe_budget_ms = 0\nbackground = false\n"
       "[[tier]]\nname = \"pm\"\nkind = \"pmem\"\npath = \"" +
       pool + "\"\ncapacity = \"256KiB\"\nchecksum = true\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 5, 0), 0) << Message();
   const Page page = RandomPage(42);
@@ -721,7 +721,7 @@ TEST(CApiChecksumTest, CorruptPageIsEioWithAMessageNamingTierTypeAndOffset) {
 
 TEST(CApiStatsServiceTest, OpenFailsWhenStatsListenIsNotLoopback) {
   TempConfig config(std::string(kTwoTiers) + "[stats]\nlisten = \"0.0.0.0:9464\"\n");
-  tierswap* ts = reinterpret_cast<tierswap*>(uintptr_t{0x1});
+  tierswap_t* ts = reinterpret_cast<tierswap_t*>(uintptr_t{0x1});
   EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
   EXPECT_EQ(ts, nullptr);
   EXPECT_NE(Message().find(config.path()), std::string::npos) << Message();
@@ -737,7 +737,7 @@ TEST(CApiStatsServiceTest, DumpFileGetsAFinalLineAtClose) {
   std::filesystem::remove(dump);
   TempConfig config(std::string(kTwoTiers) + "[stats]\ndump_file = \"" + dump +
                     "\"\ndump_interval_ms = 86400000\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0);
   for (uint64_t o = 0; o < 3; ++o) ASSERT_EQ(tierswap_store(ts, 0, o, RandomPage(o).data()), 0);
@@ -755,7 +755,7 @@ TEST(CApiStatsServiceTest, DumpFileGetsAFinalLineAtClose) {
 TEST(CApiStatsServiceTest, OpenFailsWhenDumpFileCannotBeOpened) {
   TempConfig config(std::string(kTwoTiers) +
                     "[stats]\ndump_file = \"/nonexistent-dir/stats.jsonl\"\n");
-  tierswap* ts = nullptr;
+  tierswap_t* ts = nullptr;
   EXPECT_EQ(tierswap_open(config.path(), &ts), -EIO);
   EXPECT_EQ(ts, nullptr);
   EXPECT_NE(Message().find("dump_file = \"/nonexistent-dir/stats.jsonl\": cannot open the file"),

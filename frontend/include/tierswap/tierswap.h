@@ -48,48 +48,57 @@ extern "C" {
 #define TIERSWAP_PAGE_SIZE 4096
 #define TIERSWAP_MAX_TYPES 32
 
+/* The handle. C code may spell it `tierswap_t` or, as it always could, `tierswap`. In C++,
+ * `tierswap` names the library's namespace, so C++ code spells the handle `tierswap_t`. (Only a
+ * pointer to it crosses the interface, and C linkage does not encode parameter types: both
+ * spellings are the same ABI.) */
+#ifdef __cplusplus
+typedef struct tierswap_t_ tierswap_t;
+#else
+typedef struct tierswap tierswap_t;
 typedef struct tierswap tierswap;
+#endif
 
 /* Opens a backend from a TOML config file (docs/config.md); NULL: the built-in default config
  * (one DRAM tier of 256 MiB). On success *out is the new handle. The config's [stats] table and
  * $TIERSWAP_STATS_FILE / $TIERSWAP_STATS_INTERVAL start the statistics listener and dump file;
  * if either cannot start (a non-loopback address without allow_remote, a port in use, a file
  * that cannot be opened), the open fails with the reason. */
-int tierswap_open(const char *config_path, tierswap **out);
+int tierswap_open(const char *config_path, tierswap_t **out);
 
 /* Closes *ts and sets *ts = NULL. NULL-safe: does nothing for ts == NULL or *ts == NULL. */
-void tierswap_close(tierswap **ts);
+void tierswap_close(tierswap_t **ts);
 
 /* The calling thread's message for its last failed call; "" when the last call succeeded. */
 const char *tierswap_errormsg(void);
 
 /* Prepares swap type `type` for stores, with `nr_pages` slots (0 = unknown). Re-initialising a
  * type drops the pages it held. */
-int tierswap_init(tierswap *ts, unsigned type, uint64_t nr_pages);
+int tierswap_init(tierswap_t *ts, unsigned type, uint64_t nr_pages);
 
 /* Offers a copy of `page` (4096 bytes) for slot (type, offset). 0: accepted. -ENOSPC: rejected;
  * any page the slot held is dropped. The buffer may be reused as soon as this returns. */
-int tierswap_store(tierswap *ts, unsigned type, uint64_t offset, const void *page);
+int tierswap_store(tierswap_t *ts, unsigned type, uint64_t offset, const void *page);
 
 /* Copies the page of (type, offset) into `page` (4096 bytes). 0: copied. -ENOENT: not held,
  * `page` untouched. With exclusive loads configured, a successful load also drops the page. */
-int tierswap_load(tierswap *ts, unsigned type, uint64_t offset, void *page);
+int tierswap_load(tierswap_t *ts, unsigned type, uint64_t offset, void *page);
 
 /* Drops the page of (type, offset); a no-op when none is held. Never sleeps. */
-void tierswap_invalidate_page(tierswap *ts, unsigned type, uint64_t offset);
+void tierswap_invalidate_page(tierswap_t *ts, unsigned type, uint64_t offset);
 
 /* Drops every page of `type`; the type must be initialised again before it accepts stores. */
-void tierswap_invalidate_area(tierswap *ts, unsigned type);
+void tierswap_invalidate_area(tierswap_t *ts, unsigned type);
 
 /* Writes the statistics as one JSON object (docs/stats.md) into buf, like snprintf: returns the
  * length the whole object needs (excluding the terminating NUL), and writes at most len bytes,
  * NUL-terminated when len > 0. buf may be NULL when len is 0. < 0 on error. */
-int tierswap_stats_json(tierswap *ts, char *buf, size_t len);
+int tierswap_stats_json(tierswap_t *ts, char *buf, size_t len);
 
 /* The same statistics in the Prometheus text exposition format, version 0.0.4 (docs/stats.md,
  * "Exports"), with tierswap_stats_json's snprintf semantics. A backend opened with [stats] listen
  * also serves them over HTTP at /metrics. */
-int tierswap_stats_prometheus(tierswap *ts, char *buf, size_t len);
+int tierswap_stats_prometheus(tierswap_t *ts, char *buf, size_t len);
 
 /* ---- Dynamic capacity and availability (control calls; they may take a while) ---------- */
 
@@ -104,21 +113,21 @@ typedef int (*tierswap_writeback_fn)(void *ctx, unsigned type, uint64_t offset, 
  * within its new capacity; a positive count of pages that could not be moved (no room anywhere
  * and no callback; they stay until invalidated; see tierswap_errormsg()); or a negative errno
  * (-ENOENT no such tier, -EINVAL bytes above the configured capacity). */
-int tierswap_set_tier_capacity(tierswap *ts, const char *tier, uint64_t bytes);
+int tierswap_set_tier_capacity(tierswap_t *ts, const char *tier, uint64_t bytes);
 
 /* Stops placing pages on `tier` and drains it like tierswap_set_tier_capacity(ts, tier, 0).
  * Pages still on it keep loading. Same returns. */
-int tierswap_tier_offline(tierswap *ts, const char *tier);
+int tierswap_tier_offline(tierswap_t *ts, const char *tier);
 
 /* Places pages on `tier` again, up to its configured capacity. */
-int tierswap_tier_online(tierswap *ts, const char *tier);
+int tierswap_tier_online(tierswap_t *ts, const char *tier);
 
 /* Sets (or, with fn == NULL, removes) the writeback callback. */
-int tierswap_set_writeback(tierswap *ts, tierswap_writeback_fn fn, void *ctx);
+int tierswap_set_writeback(tierswap_t *ts, tierswap_writeback_fn fn, void *ctx);
 
 /* While frozen, every store is rejected with -ENOSPC (and the slot's old page is dropped, as for
  * any rejected store); loads and invalidations work as usual. */
-int tierswap_freeze(tierswap *ts, bool frozen);
+int tierswap_freeze(tierswap_t *ts, bool frozen);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *tierswap_version(void);
