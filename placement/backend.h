@@ -77,7 +77,10 @@ class Backend final : private MigratorHost {
 
   // Stores a copy of `page` (4 KiB) for (type, offset).
   //   kOk               accepted; replaces any page the slot held
-  //   kNoSpace          rejected, no tier has room; any page the slot held is dropped
+  //   kNoSpace          rejected: no tier has room, the type is at its quota, the backend is
+  //                     frozen, the page compresses poorly and only compressed tiers have room,
+  //                     or a tier failed to write (LastRejectReason says which); any page the
+  //                     slot held is dropped
   //   kNoMemory         rejected, index memory could not be mapped; any old page is dropped
   //   kNotInitialized   the type is not initialised (or its area was invalidated meanwhile)
   //   kInvalidArgument  type >= 32, page == nullptr, offset >= nr_pages (when known) or >= 2^32

@@ -63,9 +63,4 @@ void FillSparsePage(void* page, uint64_t* state) {
   std::memset(p + used, 0, kPageSize - used);
 }
 
-void FillRandomPage(void* page, uint64_t* state) {
-  auto* p = static_cast<unsigned char*>(page);
-  for (size_t i = 0; i < kPageSize; i += 8) Put64(p + i, SplitMix64(state));
-}
-
 }  // namespace tierswap

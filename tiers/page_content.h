@@ -32,7 +32,13 @@ void FillTextPage(void* page, uint64_t* state);
 // Small values at the start of the page and zeros after, as a partly used buffer looks.
 void FillSparsePage(void* page, uint64_t* state);
 // Random bytes: never compresses, never same-filled.
-void FillRandomPage(void* page, uint64_t* state);
+inline void FillRandomPage(void* page, uint64_t* state) {
+  auto* p = static_cast<unsigned char*>(page);
+  for (int i = 0; i < 4096; i += 8) {
+    const uint64_t w = SplitMix64(state);
+    __builtin_memcpy(p + i, &w, 8);
+  }
+}
 
 // The same, from a seed alone.
 inline void FillTextPage(void* page, uint64_t seed) { FillTextPage(page, &seed); }

@@ -31,9 +31,11 @@ Result<void> Tier::EnableChecksums() {
 
 bool Tier::LastFailureWasChecksum() { return t_last_failure_was_checksum; }
 
-Status Tier::LoadFailed(Status s) {
+Status Tier::LoadFailed(Status /*s*/) {
+  // Whatever the tier's own reason (a handle it does not know, memory for a decompression), the
+  // page cannot be returned: the contract is kIoError.
   t_last_failure_was_checksum = false;
-  return s;
+  return Status::kIoError;
 }
 
 Status Tier::ChecksumMismatch(void* page) {

@@ -8,9 +8,8 @@
 // (exact messages, accepted inputs); this file is the table by class. The fuzzers in tests/fuzz
 // check the general rule (never a crash, every refusal names the source) on inputs no one wrote.
 
-#include <tierswap/tierswap.h>
-
 #include <gtest/gtest.h>
+#include <tierswap/tierswap.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -25,16 +24,24 @@
 #include <vector>
 
 #include "frontend/backend_factory.h"
-#include "placement/backend.h"
 #include "frontend/config.h"
 #include "frontend/page_corpus.h"
 #include "frontend/replay.h"
 #include "frontend/trace_reader.h"
 #include "frontend/zstd_input.h"
+#include "placement/backend.h"
+#include "tests/support/temp_file.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {
 namespace {
+
+// A config file in the temp directory (tests/support/temp_file.h); path() as the C ABI takes it.
+class TempFile : public testing::TempFile {
+ public:
+  using testing::TempFile::TempFile;
+  const char* path() const { return c_str(); }
+};
 
 // EXPECT_TRUE(Names(message, {parts...})): every part appears in the message.
 ::testing::AssertionResult Names(const std::string& message,
@@ -664,26 +671,6 @@ TEST(BadCorpusTest, CorpusLargerThanTheLimitIsRefused) {
 // ---- the C ABI ---------------------------------------------------------------------------------
 
 std::string Message() { return tierswap_errormsg(); }
-
-// A config file in the temp directory, removed when the object goes.
-class TempFile {
- public:
-  explicit TempFile(const std::string& text) {
-    static int counter = 0;
-    path_ = (std::filesystem::temp_directory_path() /
-             ("tierswap-bad-input-" + std::to_string(getpid()) + "-" + std::to_string(counter++) +
-              ".toml"))
-                .string();
-    std::ofstream(path_) << text;
-  }
-  ~TempFile() { std::filesystem::remove(path_); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const char* path() const { return path_.c_str(); }
-
- private:
-  std::string path_;
-};
 
 constexpr const char* kCApiConfig = R"([placement]
 background = false

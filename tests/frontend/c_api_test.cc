@@ -20,47 +20,24 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_file.h"
+#include "tests/support/test_pages.h"
+
 namespace {
+
+// A config file in the temp directory (tests/support/temp_file.h); path() as the C ABI takes it.
+class TempConfig : public tierswap::testing::TempFile {
+ public:
+  using TempFile::TempFile;
+  const char* path() const { return c_str(); }
+};
 
 using Page = std::array<unsigned char, TIERSWAP_PAGE_SIZE>;
 
-// A page of pseudo-random bytes (splitmix64), never same-filled, distinct per seed.
-Page RandomPage(uint64_t seed) {
-  Page page;
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = 0; i < page.size(); i += sizeof(uint64_t)) {
-    x += 0x9e3779b97f4a7c15ull;
-    uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    std::memcpy(page.data() + i, &z, sizeof(z));
-  }
-  return page;
-}
+// Random bytes, never same-filled, distinct per seed.
+using tierswap::testing::PatternPage;
 
 std::string Message() { return tierswap_errormsg(); }
-
-// A config file in the temp directory, removed when the object goes.
-class TempConfig {
- public:
-  explicit TempConfig(const std::string& toml) {
-    static std::atomic<int> counter{0};
-    path_ = (std::filesystem::temp_directory_path() /
-             ("tierswap-c-api-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++) +
-              ".toml"))
-                .string();
-    std::ofstream(path_) << toml;
-  }
-  ~TempConfig() { std::filesystem::remove(path_); }
-  TempConfig(const TempConfig&) = delete;
-  TempConfig& operator=(const TempConfig&) = delete;
-
-  const char* path() const { return path_.c_str(); }
-
- private:
-  std::string path_;
-};
 
 // Fixture with an open handle on the default config.
 class CApiTest : public ::testing::Test {
@@ -159,9 +136,9 @@ TEST_F(CApiTest, InitStoreLoadRoundTrip) {
   ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
   ASSERT_EQ(tierswap_init(ts_, 5, 128), 0) << Message();
   for (uint64_t off = 0; off < 64; ++off) {
-    const Page p = RandomPage(off);
+    const Page p = PatternPage(off);
     ASSERT_EQ(tierswap_store(ts_, 0, off, p.data()), 0) << Message();
-    const Page q = RandomPage(1000 + off);
+    const Page q = PatternPage(1000 + off);
     ASSERT_EQ(tierswap_store(ts_, 5, off, q.data()), 0) << Message();
   }
   Page zero{};  // same-filled: kept as metadata, must still come back whole
@@ -169,9 +146,9 @@ TEST_F(CApiTest, InitStoreLoadRoundTrip) {
   for (uint64_t off = 0; off < 64; ++off) {
     Page out;
     ASSERT_EQ(tierswap_load(ts_, 0, off, out.data()), 0) << Message();
-    EXPECT_EQ(out, RandomPage(off)) << "type 0 offset " << off;
+    EXPECT_EQ(out, PatternPage(off)) << "type 0 offset " << off;
     ASSERT_EQ(tierswap_load(ts_, 5, off, out.data()), 0) << Message();
-    EXPECT_EQ(out, RandomPage(1000 + off)) << "type 5 offset " << off;
+    EXPECT_EQ(out, PatternPage(1000 + off)) << "type 5 offset " << off;
   }
   Page out;
   out.fill(0xAB);
@@ -181,7 +158,7 @@ TEST_F(CApiTest, InitStoreLoadRoundTrip) {
 
 TEST_F(CApiTest, StoreToOccupiedSlotReplacesThePage) {
   ASSERT_EQ(tierswap_init(ts_, 1, 0), 0) << Message();
-  const Page a = RandomPage(1), b = RandomPage(2);
+  const Page a = PatternPage(1), b = PatternPage(2);
   ASSERT_EQ(tierswap_store(ts_, 1, 7, a.data()), 0) << Message();
   ASSERT_EQ(tierswap_store(ts_, 1, 7, b.data()), 0) << Message();
   Page out;
@@ -191,7 +168,7 @@ TEST_F(CApiTest, StoreToOccupiedSlotReplacesThePage) {
 
 TEST_F(CApiTest, LoadIsNotExclusiveByDefault) {
   ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
-  const Page a = RandomPage(3);
+  const Page a = PatternPage(3);
   ASSERT_EQ(tierswap_store(ts_, 0, 0, a.data()), 0) << Message();
   Page out;
   ASSERT_EQ(tierswap_load(ts_, 0, 0, out.data()), 0) << Message();
@@ -206,7 +183,7 @@ TEST(CApiExclusiveTest, ExclusiveLoadDropsThePage) {
   tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0) << Message();
-  const Page a = RandomPage(4);
+  const Page a = PatternPage(4);
   ASSERT_EQ(tierswap_store(ts, 0, 9, a.data()), 0) << Message();
   Page out;
   ASSERT_EQ(tierswap_load(ts, 0, 9, out.data()), 0) << Message();
@@ -217,7 +194,7 @@ TEST(CApiExclusiveTest, ExclusiveLoadDropsThePage) {
 
 TEST_F(CApiTest, InvalidatePageDropsOnlyThatPage) {
   ASSERT_EQ(tierswap_init(ts_, 2, 0), 0) << Message();
-  const Page a = RandomPage(5), b = RandomPage(6);
+  const Page a = PatternPage(5), b = PatternPage(6);
   ASSERT_EQ(tierswap_store(ts_, 2, 0, a.data()), 0) << Message();
   ASSERT_EQ(tierswap_store(ts_, 2, 1, b.data()), 0) << Message();
   tierswap_invalidate_page(ts_, 2, 0);
@@ -232,7 +209,7 @@ TEST_F(CApiTest, InvalidatePageDropsOnlyThatPage) {
 
 TEST_F(CApiTest, InvalidateAreaDropsPagesAndStoreIsEnodevUntilInitAgain) {
   ASSERT_EQ(tierswap_init(ts_, 3, 0), 0) << Message();
-  const Page a = RandomPage(7);
+  const Page a = PatternPage(7);
   ASSERT_EQ(tierswap_store(ts_, 3, 4, a.data()), 0) << Message();
   tierswap_invalidate_area(ts_, 3);
   EXPECT_STREQ(tierswap_errormsg(), "");
@@ -251,7 +228,7 @@ TEST_F(CApiTest, InvalidateAreaDropsPagesAndStoreIsEnodevUntilInitAgain) {
 
 TEST_F(CApiTest, ReinitDropsThePagesOfTheType) {
   ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
-  const Page a = RandomPage(8);
+  const Page a = PatternPage(8);
   ASSERT_EQ(tierswap_store(ts_, 0, 1, a.data()), 0) << Message();
   ASSERT_EQ(tierswap_init(ts_, 0, 16), 0) << Message();
   Page out;
@@ -261,7 +238,7 @@ TEST_F(CApiTest, ReinitDropsThePagesOfTheType) {
 // ---- errors: code and message --------------------------------------------------------------
 
 TEST_F(CApiTest, NullHandleIsEinvalEverywhere) {
-  Page p = RandomPage(9);
+  Page p = PatternPage(9);
   EXPECT_EQ(tierswap_init(nullptr, 0, 0), -EINVAL);
   EXPECT_EQ(Message(), "tierswap_init: ts is NULL");
   EXPECT_EQ(tierswap_store(nullptr, 0, 0, p.data()), -EINVAL);
@@ -285,7 +262,7 @@ TEST_F(CApiTest, NullPageIsEinval) {
 }
 
 TEST_F(CApiTest, TypeOutOfRangeIsEinvalAndNamesTheType) {
-  Page p = RandomPage(10);
+  Page p = PatternPage(10);
   EXPECT_EQ(tierswap_init(ts_, 32, 0), -EINVAL);
   EXPECT_EQ(Message(), "tierswap_init: type 32 is out of range (types are 0-31)");
   EXPECT_EQ(tierswap_store(ts_, 40, 0, p.data()), -EINVAL);
@@ -301,7 +278,7 @@ TEST_F(CApiTest, TypeOutOfRangeIsEinvalAndNamesTheType) {
 
 TEST_F(CApiTest, OffsetBeyondNrPagesIsEinvalAndNamesOffsetAndSize) {
   ASSERT_EQ(tierswap_init(ts_, 1, 64), 0) << Message();
-  Page p = RandomPage(11);
+  Page p = PatternPage(11);
   ASSERT_EQ(tierswap_store(ts_, 1, 63, p.data()), 0) << Message();  // the last slot is fine
   EXPECT_EQ(tierswap_store(ts_, 1, 100, p.data()), -EINVAL);
   EXPECT_EQ(Message(), "tierswap_store: offset 100 is beyond the 64 pages of type 1");
@@ -315,7 +292,7 @@ TEST_F(CApiTest, OffsetBeyondNrPagesIsEinvalAndNamesOffsetAndSize) {
 
 TEST_F(CApiTest, OffsetAtOrAbove2To32IsEinvalWhenSizeIsUnknown) {
   ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
-  Page p = RandomPage(12);
+  Page p = PatternPage(12);
   const uint64_t offset = uint64_t{1} << 32;
   EXPECT_EQ(tierswap_store(ts_, 0, offset, p.data()), -EINVAL);
   EXPECT_NE(Message().find("offset 4294967296"), std::string::npos) << Message();
@@ -330,7 +307,7 @@ TEST_F(CApiTest, NrPagesAbove2To32IsEinval) {
 }
 
 TEST_F(CApiTest, UninitialisedTypeIsEnodev) {
-  Page p = RandomPage(13);
+  Page p = PatternPage(13);
   EXPECT_EQ(tierswap_store(ts_, 7, 0, p.data()), -ENODEV);
   EXPECT_NE(Message().find("tierswap_store: type 7 is not initialised"), std::string::npos)
       << Message();
@@ -357,7 +334,7 @@ TEST(CApiRejectTest, StoreRejectedWhenFullIsEnospcAndNamesTheSlot) {
   int rc = 0;
   uint64_t off = 0;
   for (; off < 1024; ++off) {  // 64 KiB holds 16 pages; the loop stops long before 1024
-    const Page p = RandomPage(off);
+    const Page p = PatternPage(off);
     rc = tierswap_store(ts, 0, off, p.data());
     if (rc != 0) break;
   }
@@ -370,14 +347,14 @@ TEST(CApiRejectTest, StoreRejectedWhenFullIsEnospcAndNamesTheSlot) {
   // Pages accepted before the tier filled up are all still there.
   for (uint64_t i = 0; i < off; ++i) {
     ASSERT_EQ(tierswap_load(ts, 0, i, out.data()), 0) << Message();
-    EXPECT_EQ(out, RandomPage(i));
+    EXPECT_EQ(out, PatternPage(i));
   }
   tierswap_close(&ts);
 }
 
 TEST_F(CApiTest, MessageIsClearedBySuccessfulCall) {
   ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
-  Page p = RandomPage(14);
+  Page p = PatternPage(14);
   EXPECT_EQ(tierswap_store(ts_, 99, 0, p.data()), -EINVAL);
   EXPECT_NE(Message(), "");
   EXPECT_EQ(tierswap_store(ts_, 0, 0, p.data()), 0);
@@ -390,7 +367,7 @@ TEST_F(CApiTest, MessageIsClearedBySuccessfulCall) {
 }
 
 TEST_F(CApiTest, MessageIsPerThread) {
-  Page p = RandomPage(15);
+  Page p = PatternPage(15);
   EXPECT_EQ(tierswap_store(ts_, 40, 0, p.data()), -EINVAL);
   const std::string mine = Message();
   ASSERT_NE(mine.find("type 40"), std::string::npos) << mine;
@@ -416,12 +393,12 @@ TEST_F(CApiTest, ConcurrentClientsOnOneHandleGetTheirOwnPages) {
   for (unsigned t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (uint64_t off = 0; off < kPages; ++off) {
-        const Page p = RandomPage(t * kPages + off);
+        const Page p = PatternPage(t * kPages + off);
         if (tierswap_store(ts_, t, off, p.data()) != 0) ++failures;
       }
       for (uint64_t off = 0; off < kPages; ++off) {
         Page out;
-        if (tierswap_load(ts_, t, off, out.data()) != 0 || out != RandomPage(t * kPages + off)) {
+        if (tierswap_load(ts_, t, off, out.data()) != 0 || out != PatternPage(t * kPages + off)) {
           ++failures;
         }
       }
@@ -475,7 +452,7 @@ TEST_F(CApiTest, StatsJsonTruncatesLikeSnprintf) {
 TEST_F(CApiTest, StatsJsonHasTheDocumentedCounters) {
   ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
   for (uint64_t off = 0; off < 3; ++off) {
-    const Page p = RandomPage(off);
+    const Page p = PatternPage(off);
     ASSERT_EQ(tierswap_store(ts_, 0, off, p.data()), 0) << Message();
   }
   Page zero{};
@@ -530,7 +507,8 @@ class CApiCapacityTest : public ::testing::Test {
     ASSERT_EQ(tierswap_open(config_.path(), &ts_), 0) << Message();
     ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
     // 24 pages over two 16-page tiers.
-    for (uint64_t o = 0; o < 24; ++o) ASSERT_EQ(tierswap_store(ts_, 0, o, RandomPage(o).data()), 0);
+    for (uint64_t o = 0; o < 24; ++o)
+      ASSERT_EQ(tierswap_store(ts_, 0, o, PatternPage(o).data()), 0);
   }
   void TearDown() override { tierswap_close(&ts_); }
 
@@ -573,7 +551,7 @@ TEST_F(CApiCapacityTest, ShrinkWithoutWritebackReportsThePagesLeftAndKeepsThem) 
   Page out;
   for (uint64_t o = 0; o < 24; ++o) {
     ASSERT_EQ(tierswap_load(ts_, 0, o, out.data()), 0) << o;
-    EXPECT_EQ(out, RandomPage(o));
+    EXPECT_EQ(out, PatternPage(o));
   }
 }
 
@@ -586,29 +564,29 @@ TEST_F(CApiCapacityTest, OfflineWithWritebackHandsEveryPageBackExactlyOnce) {
   for (uint64_t o = 0; o < 24; ++o) {
     const int r = tierswap_load(ts_, 0, o, out.data());
     if (r == 0) {
-      EXPECT_EQ(out, RandomPage(o));
+      EXPECT_EQ(out, PatternPage(o));
       EXPECT_EQ(handed.times.count(o), 0u);
     } else {
       ASSERT_EQ(r, -ENOENT);
       ASSERT_EQ(handed.times[o], 1) << o;
-      EXPECT_EQ(handed.bytes[o], RandomPage(o));
+      EXPECT_EQ(handed.bytes[o], PatternPage(o));
     }
   }
   EXPECT_EQ(handed.times.size(), 24u) << "both tiers are empty now";
   // Nothing can be stored until a tier is back.
-  EXPECT_EQ(tierswap_store(ts_, 0, 100, RandomPage(100).data()), -ENOSPC);
+  EXPECT_EQ(tierswap_store(ts_, 0, 100, PatternPage(100).data()), -ENOSPC);
   ASSERT_EQ(tierswap_tier_online(ts_, "slow"), 0);
-  EXPECT_EQ(tierswap_store(ts_, 0, 100, RandomPage(100).data()), 0) << Message();
+  EXPECT_EQ(tierswap_store(ts_, 0, 100, PatternPage(100).data()), 0) << Message();
 }
 
 TEST_F(CApiCapacityTest, FrozenStoreIsEnospcAndSaysFrozen) {
   ASSERT_EQ(tierswap_freeze(ts_, true), 0);
-  EXPECT_EQ(tierswap_store(ts_, 0, 3, RandomPage(99).data()), -ENOSPC);
+  EXPECT_EQ(tierswap_store(ts_, 0, 3, PatternPage(99).data()), -ENOSPC);
   EXPECT_NE(Message().find("frozen"), std::string::npos) << Message();
   Page out;
   EXPECT_EQ(tierswap_load(ts_, 0, 3, out.data()), -ENOENT) << "the old page was dropped";
   ASSERT_EQ(tierswap_freeze(ts_, false), 0);
-  EXPECT_EQ(tierswap_store(ts_, 0, 3, RandomPage(99).data()), 0);
+  EXPECT_EQ(tierswap_store(ts_, 0, 3, PatternPage(99).data()), 0);
 }
 
 TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
@@ -616,9 +594,9 @@ TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
   tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 2, 0), 0);
-  EXPECT_EQ(tierswap_store(ts, 2, 0, RandomPage(0).data()), 0);
-  EXPECT_EQ(tierswap_store(ts, 2, 1, RandomPage(1).data()), 0);
-  EXPECT_EQ(tierswap_store(ts, 2, 2, RandomPage(2).data()), -ENOSPC);
+  EXPECT_EQ(tierswap_store(ts, 2, 0, PatternPage(0).data()), 0);
+  EXPECT_EQ(tierswap_store(ts, 2, 1, PatternPage(1).data()), 0);
+  EXPECT_EQ(tierswap_store(ts, 2, 2, PatternPage(2).data()), -ENOSPC);
   EXPECT_NE(Message().find("rejected, its type is at its quota, see [[quota]] (type 2,"),
             std::string::npos)
       << Message();
@@ -639,7 +617,7 @@ class CApiPrometheusTest : public ::testing::Test {
 
 TEST_F(CApiPrometheusTest, StatsPrometheusTruncatesLikeSnprintf) {
   ASSERT_EQ(tierswap_init(ts_, 0, 0), 0);
-  ASSERT_EQ(tierswap_store(ts_, 0, 1, RandomPage(1).data()), 0) << Message();
+  ASSERT_EQ(tierswap_store(ts_, 0, 1, PatternPage(1).data()), 0) << Message();
   const int n = tierswap_stats_prometheus(ts_, nullptr, 0);
   ASSERT_GT(n, 100) << Message();
   EXPECT_STREQ(tierswap_errormsg(), "");
@@ -681,7 +659,7 @@ TEST(CApiChecksumTest, CorruptPageIsEioWithAMessageNamingTierTypeAndOffset) {
   tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 5, 0), 0) << Message();
-  const Page page = RandomPage(42);
+  const Page page = PatternPage(42);
   ASSERT_EQ(tierswap_store(ts, 5, 77, page.data()), 0) << Message();
 
   bool corrupted = false;
@@ -740,7 +718,7 @@ TEST(CApiStatsServiceTest, DumpFileGetsAFinalLineAtClose) {
   tierswap_t* ts = nullptr;
   ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0);
-  for (uint64_t o = 0; o < 3; ++o) ASSERT_EQ(tierswap_store(ts, 0, o, RandomPage(o).data()), 0);
+  for (uint64_t o = 0; o < 3; ++o) ASSERT_EQ(tierswap_store(ts, 0, o, PatternPage(o).data()), 0);
   tierswap_close(&ts);
   std::ifstream in(dump);
   std::vector<std::string> lines;

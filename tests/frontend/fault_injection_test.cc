@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "placement/backend.h"
+#include "tests/support/recording_sink.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
 #include "tiers/dram_tier.h"
@@ -101,26 +102,19 @@ struct Stats {
 };
 
 Stats ReadStats(const Backend& b) {
-  struct Sink : StatsSink {
-    Stats s;
-    int list = 0;  // 0: top level, 1: tiers, 2: another list
-    void Put(std::string_view n, uint64_t v) {
-      if (list == 0) s.backend[std::string(n)] = v;
-      if (list == 1) s.tiers.back()[std::string(n)] = v;
-    }
-    void Counter(std::string_view n, uint64_t v) override { Put(n, v); }
-    void Gauge(std::string_view n, uint64_t v) override { Put(n, v); }
-    void Real(std::string_view, double) override {}
-    void Text(std::string_view, std::string_view) override {}
-    void BeginList(std::string_view n) override { list = n == "tiers" ? 1 : 2; }
-    void BeginItem() override {
-      if (list == 1) s.tiers.emplace_back();
-    }
-    void EndItem() override {}
-    void EndList() override { list = 0; }
-  } sink;
+  testing::RecordingSink sink;
   b.ExportStats(sink);
-  return sink.s;
+  auto numbers = [](const testing::RecordingSink::Item& item) {
+    std::map<std::string, uint64_t> out;
+    for (const auto& [name, v] : item) {
+      if (v.kind == "counter" || v.kind == "gauge") out[name] = v.number;
+    }
+    return out;
+  };
+  Stats s;
+  s.backend = numbers(sink.top());
+  for (const auto& item : sink.list("tiers")) s.tiers.push_back(numbers(item));
+  return s;
 }
 
 // ---- one run of the workload ---------------------------------------------------------------

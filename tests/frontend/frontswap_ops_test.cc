@@ -26,25 +26,17 @@
 
 // Only the header: this binary does not link the library, it loads it.
 #include "frontend/include/tierswap/tierswap.h"
+#include "tests/support/temp_file.h"
+#include "tests/support/test_pages.h"
 
 namespace {
 
+using TempConfig = tierswap::testing::TempFile;
+
 using Page = std::array<unsigned char, TIERSWAP_PAGE_SIZE>;
 
-// A page of pseudo-random bytes (splitmix64), never same-filled, distinct per seed.
-Page RandomPage(uint64_t seed) {
-  Page page;
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = 0; i < page.size(); i += sizeof(uint64_t)) {
-    x += 0x9e3779b97f4a7c15ull;
-    uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    std::memcpy(page.data() + i, &z, sizeof(z));
-  }
-  return page;
-}
+// Random bytes, never same-filled, distinct per seed.
+using tierswap::testing::PatternPage;
 
 // What a guest module gets from the library: the table, and the message function.
 struct Plugin {
@@ -68,27 +60,6 @@ Plugin LoadPlugin() {
   if (get_ops != nullptr) plugin.ops = get_ops();
   return plugin;
 }
-
-// A config file in the temp directory, removed when the object goes.
-class TempConfig {
- public:
-  explicit TempConfig(const std::string& toml) {
-    static int counter = 0;
-    path_ = (std::filesystem::temp_directory_path() /
-             ("tierswap-frontswap-ops-test-" + std::to_string(getpid()) + "-" +
-              std::to_string(counter++) + ".toml"))
-                .string();
-    std::ofstream(path_) << toml;
-  }
-  ~TempConfig() { std::filesystem::remove(path_); }
-  TempConfig(const TempConfig&) = delete;
-  TempConfig& operator=(const TempConfig&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 constexpr const char* kExclusiveConfig =
     "[backend]\n"
@@ -141,19 +112,19 @@ TEST(FrontswapOpsTest, StoreLoadRoundTripOfSeveralPages) {
     p.ops->init(3);
     EXPECT_EQ(p.Message(), "");
     for (unsigned long off = 0; off < 50; ++off) {
-      const Page page = RandomPage(off);
+      const Page page = PatternPage(off);
       ASSERT_EQ(p.ops->store(0, off, page.data()), 0) << p.Message();
-      const Page other = RandomPage(500 + off);
+      const Page other = PatternPage(500 + off);
       ASSERT_EQ(p.ops->store(3, off * 1000, other.data()), 0) << p.Message();
     }
     for (unsigned long off = 0; off < 50; ++off) {
       Page out;
       bool exclusive = true;
       ASSERT_EQ(p.ops->load(0, off, out.data(), &exclusive), 0) << p.Message();
-      EXPECT_EQ(out, RandomPage(off)) << "offset " << off;
+      EXPECT_EQ(out, PatternPage(off)) << "offset " << off;
       EXPECT_FALSE(exclusive);
       ASSERT_EQ(p.ops->load(3, off * 1000, out.data(), nullptr), 0) << p.Message();
-      EXPECT_EQ(out, RandomPage(500 + off)) << "type 3 offset " << off * 1000;
+      EXPECT_EQ(out, PatternPage(500 + off)) << "type 3 offset " << off * 1000;
     }
   });
 }
@@ -161,7 +132,7 @@ TEST(FrontswapOpsTest, StoreLoadRoundTripOfSeveralPages) {
 TEST(FrontswapOpsTest, DuplicateStoreReplacesThePage) {
   RunInChild(nullptr, [](const Plugin& p) {
     p.ops->init(1);
-    const Page a = RandomPage(1), b = RandomPage(2);
+    const Page a = PatternPage(1), b = PatternPage(2);
     ASSERT_EQ(p.ops->store(1, 42, a.data()), 0) << p.Message();
     ASSERT_EQ(p.ops->store(1, 42, b.data()), 0) << p.Message();
     Page out;
@@ -173,7 +144,7 @@ TEST(FrontswapOpsTest, DuplicateStoreReplacesThePage) {
 TEST(FrontswapOpsTest, InvalidatePageDropsOnlyThatPage) {
   RunInChild(nullptr, [](const Plugin& p) {
     p.ops->init(0);
-    const Page a = RandomPage(3), b = RandomPage(4);
+    const Page a = PatternPage(3), b = PatternPage(4);
     ASSERT_EQ(p.ops->store(0, 1, a.data()), 0) << p.Message();
     ASSERT_EQ(p.ops->store(0, 2, b.data()), 0) << p.Message();
     p.ops->invalidate_page(0, 1);
@@ -193,7 +164,7 @@ TEST(FrontswapOpsTest, InvalidateAreaDropsEveryPageUntilInitAgain) {
     p.ops->init(2);
     p.ops->init(4);
     for (unsigned long off = 0; off < 8; ++off) {
-      const Page page = RandomPage(off);
+      const Page page = PatternPage(off);
       ASSERT_EQ(p.ops->store(2, off, page.data()), 0) << p.Message();
       ASSERT_EQ(p.ops->store(4, off, page.data()), 0) << p.Message();
     }
@@ -204,20 +175,20 @@ TEST(FrontswapOpsTest, InvalidateAreaDropsEveryPageUntilInitAgain) {
     EXPECT_EQ(p.ops->store(2, 0, out.data()), -ENODEV);
     // Other types are untouched.
     ASSERT_EQ(p.ops->load(4, 7, out.data(), nullptr), 0) << p.Message();
-    EXPECT_EQ(out, RandomPage(7));
+    EXPECT_EQ(out, PatternPage(7));
 
     p.ops->init(2);
     for (unsigned long off = 0; off < 8; ++off) {
       EXPECT_EQ(p.ops->load(2, off, out.data(), nullptr), -ENOENT) << "offset " << off;
     }
-    const Page page = RandomPage(99);
+    const Page page = PatternPage(99);
     EXPECT_EQ(p.ops->store(2, 0, page.data()), 0) << p.Message();
   });
 }
 
 TEST(FrontswapOpsTest, BadArgumentsAreRefusedWithMessages) {
   RunInChild(nullptr, [](const Plugin& p) {
-    const Page page = RandomPage(5);
+    const Page page = PatternPage(5);
     Page out;
     p.ops->init(32);
     EXPECT_EQ(p.Message(), "frontswap init: type 32 is out of range (types are 0-31)");
@@ -249,7 +220,7 @@ TEST(FrontswapOpsTest, EmptyConfigVariableMeansTheDefaultConfig) {
   RunInChild("", [](const Plugin& p) {
     p.ops->init(0);
     EXPECT_EQ(p.Message(), "");
-    const Page page = RandomPage(6);
+    const Page page = PatternPage(6);
     EXPECT_EQ(p.ops->store(0, 0, page.data()), 0) << p.Message();
     Page out;
     bool exclusive = true;
@@ -264,7 +235,7 @@ TEST(FrontswapOpsTest, ExclusiveLoadsConfigDropsThePageOnLoad) {
   RunInChild(config.path().c_str(), [](const Plugin& p) {
     p.ops->init(0);
     EXPECT_EQ(p.Message(), "");
-    const Page a = RandomPage(7);
+    const Page a = PatternPage(7);
     const Page zero{};  // same-filled pages are dropped the same way
     ASSERT_EQ(p.ops->store(0, 10, a.data()), 0) << p.Message();
     ASSERT_EQ(p.ops->store(0, 11, zero.data()), 0) << p.Message();
@@ -292,7 +263,7 @@ TEST(FrontswapOpsTest, MissingConfigFileMakesStoreAndLoadEnodevWithTheReason) {
   RunInChild(path.c_str(), [&path](const Plugin& p) {
     p.ops->init(0);  // does nothing, but says why
     EXPECT_NE(p.Message().find(path), std::string::npos) << p.Message();
-    const Page page = RandomPage(8);
+    const Page page = PatternPage(8);
     EXPECT_EQ(p.ops->store(0, 0, page.data()), -ENODEV);
     EXPECT_NE(p.Message().find("frontswap store: "), std::string::npos) << p.Message();
     EXPECT_NE(p.Message().find(path), std::string::npos) << p.Message();
@@ -314,7 +285,7 @@ TEST(FrontswapOpsTest, MissingConfigFileMakesStoreAndLoadEnodevWithTheReason) {
 TEST(FrontswapOpsTest, InvalidConfigMakesStoreEnodevNamingTheKey) {
   TempConfig config("[backend]\nexclusive_load = true\n");  // a typo: the key is unknown
   RunInChild(config.path().c_str(), [&config](const Plugin& p) {
-    const Page page = RandomPage(9);
+    const Page page = PatternPage(9);
     EXPECT_EQ(p.ops->store(0, 0, page.data()), -ENODEV);
     EXPECT_NE(p.Message().find(config.path()), std::string::npos) << p.Message();
     EXPECT_NE(p.Message().find("exclusive_load"), std::string::npos) << p.Message();
@@ -348,7 +319,7 @@ TEST(FrontswapOpsTest, FirstCallsFromManyThreadsShareOneBackend) {
     for (unsigned t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         for (unsigned long off = 0; off < kPages; ++off) {
-          const Page page = RandomPage(t * kPages + off);
+          const Page page = PatternPage(t * kPages + off);
           if (p.ops->store(t, off, page.data()) != 0) ++failures;
         }
       });
@@ -359,7 +330,7 @@ TEST(FrontswapOpsTest, FirstCallsFromManyThreadsShareOneBackend) {
       for (unsigned long off = 0; off < kPages; ++off) {
         Page out;
         ASSERT_EQ(p.ops->load(t, off, out.data(), nullptr), 0) << p.Message();
-        EXPECT_EQ(out, RandomPage(t * kPages + off)) << "type " << t << " offset " << off;
+        EXPECT_EQ(out, PatternPage(t * kPages + off)) << "type " << t << " offset " << off;
       }
     }
   });

@@ -18,10 +18,11 @@
 #include <vector>
 
 #include "frontend/backend_factory.h"
-#include "frontend/stats_export.h"
-#include "placement/backend.h"
 #include "frontend/config.h"
+#include "frontend/stats_export.h"
 #include "frontend/stats_service.h"
+#include "placement/backend.h"
+#include "tests/support/recording_sink.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
 #include "tiers/pmem_tier.h"
@@ -364,24 +365,11 @@ TEST(PmemBadBlockTest, FramesOverlappingABadRangeAreNeverUsed) {
   for (TierHandle h : handles) tier.Free(h);
   EXPECT_EQ(tier.used_bytes(), 0u);
 
-  struct Sink final : StatsSink {
-    uint64_t frames = ~uint64_t{0}, checked = ~uint64_t{0};
-    void Counter(std::string_view, uint64_t) override {}
-    void Gauge(std::string_view n, uint64_t v) override {
-      if (n == "badblock_frames") frames = v;
-      if (n == "badblocks_checked") checked = v;
-    }
-    void Real(std::string_view, double) override {}
-    void Text(std::string_view, std::string_view) override {}
-    void BeginList(std::string_view) override {}
-    void BeginItem() override {}
-    void EndItem() override {}
-    void EndList() override {}
-  } sink;
+  testing::RecordingSink sink;
   tier.ExportStats(sink);
-  EXPECT_EQ(sink.frames, 3u);
+  EXPECT_EQ(sink.Number("badblock_frames"), 3u);
   // Anonymous memory has no bad-block list.
-  EXPECT_EQ(sink.checked, 0u);
+  EXPECT_EQ(sink.Number("badblocks_checked"), 0u);
   EXPECT_FALSE(tier.badblocks_checked());
   EXPECT_NE(tier.badblock_note().find("bad blocks"), std::string::npos) << tier.badblock_note();
 }

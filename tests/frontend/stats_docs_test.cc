@@ -29,10 +29,11 @@
 #include <vector>
 
 #include "frontend/backend_factory.h"
-#include "frontend/stats_export.h"
-#include "placement/backend.h"
 #include "frontend/config.h"
+#include "frontend/stats_export.h"
 #include "frontend/stats_service.h"
+#include "placement/backend.h"
+#include "tests/support/recording_sink.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {
@@ -53,31 +54,21 @@ struct Field {
 
 std::string Describe(const Field& f) { return f.scope.empty() ? f.name : f.scope + "[]." + f.name; }
 
-// Records every field an export names, with its kind.
-class RecordingSink final : public StatsSink {
- public:
-  std::map<Field, std::string> fields;
-
-  void Counter(std::string_view n, uint64_t) override { Add(n, "counter"); }
-  void Gauge(std::string_view n, uint64_t) override { Add(n, "gauge"); }
-  void Real(std::string_view n, double) override { Add(n, "gauge"); }
-  void Text(std::string_view n, std::string_view) override { Add(n, "text"); }
-  void Histogram(std::string_view n, const HistogramData&) override { Add(n, "histogram"); }
-  void BeginList(std::string_view n) override {
-    Add(n, "list");
-    lists_.emplace_back(n);
+// Every field an export names, by scope ("" or the list's name) and name, with its kind as the
+// docs' tables spell it (a real is a gauge there).
+std::map<Field, std::string> ExportedFields(const testing::RecordingSink& sink) {
+  std::map<Field, std::string> out;
+  auto add = [&](const std::string& scope, const testing::RecordingSink::Item& item) {
+    for (const auto& [name, v] : item)
+      out[Field{scope, name}] = v.kind == "real" ? "gauge" : v.kind;
+  };
+  add("", sink.top());
+  for (const auto& [list, items] : sink.lists()) {
+    out[Field{"", list}] = "list";
+    for (const auto& item : items) add(list, item);
   }
-  void BeginItem() override { scopes_.push_back(lists_.empty() ? "" : lists_.back()); }
-  void EndItem() override { scopes_.pop_back(); }
-  void EndList() override { lists_.pop_back(); }
-
- private:
-  void Add(std::string_view n, const char* kind) {
-    fields[Field{scopes_.back(), std::string(n)}] = kind;
-  }
-  std::vector<std::string> lists_;
-  std::vector<std::string> scopes_{""};
-};
+  return out;
+}
 
 struct Docs {
   std::map<Field, std::string> fields;  // kind, or "" when the table has no kind column
@@ -217,9 +208,9 @@ class StatsDocsTest : public ::testing::Test {
       setup_error_ = new std::string(traffic);
       return;
     }
-    RecordingSink sink;
+    testing::RecordingSink sink;
     backend_->ExportStats(sink);
-    exported_ = new std::map<Field, std::string>(std::move(sink.fields));
+    exported_ = new std::map<Field, std::string>(ExportedFields(sink));
     docs_ = new Docs(ReadDocs(source_dir + "/docs/stats.md"));
   }
   static void TearDownTestSuite() {

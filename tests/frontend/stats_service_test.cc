@@ -22,6 +22,7 @@
 #include "frontend/config.h"
 #include "frontend/http_client.h"
 #include "frontend/prometheus_sink.h"
+#include "tests/support/temp_file.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {
@@ -41,24 +42,6 @@ std::unique_ptr<Backend> TwoTierBackend() {
   EXPECT_TRUE(b.ok()) << b.error().message;
   return std::move(b).value();
 }
-
-// A file in the temp directory, removed when the object goes.
-class TempFile {
- public:
-  explicit TempFile(const std::string& stem) {
-    static std::atomic<int> counter{0};
-    path_ = (std::filesystem::temp_directory_path() /
-             ("tierswap-stats-" + stem + "-" + std::to_string(getpid()) + "-" +
-              std::to_string(counter++)))
-                .string();
-    std::filesystem::remove(path_);
-  }
-  ~TempFile() { std::filesystem::remove(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Sets an environment variable for the scope.
 class ScopedEnv {
@@ -90,7 +73,7 @@ struct PromtoolResult {
   std::string output;
 };
 PromtoolResult Promtool(const std::string& promtool, const std::string& text) {
-  TempFile input("scrape");
+  const auto input = testing::TempFile::Named("scrape");
   std::ofstream(input.path()) << text;
   const std::string cmd = "'" + promtool + "' check metrics < '" + input.path() + "' 2>&1";
   PromtoolResult r;
@@ -303,7 +286,7 @@ TEST(StatsServiceTest, NothingConfiguredStartsNothing) {
 }
 
 TEST(StatsServiceTest, DumpFileGetsTimestampedJsonLinesAndAFinalOneAtStop) {
-  TempFile file("dump");
+  const auto file = testing::TempFile::Named("dump");
   auto backend = TwoTierBackend();
   ASSERT_EQ(backend->Init(0, 0), Status::kOk);
   StatsConfig config;
@@ -344,7 +327,7 @@ TEST(StatsServiceTest, DumpFileGetsTimestampedJsonLinesAndAFinalOneAtStop) {
 }
 
 TEST(StatsServiceTest, EnvironmentOverridesDumpFileAndInterval) {
-  TempFile file("env");
+  const auto file = testing::TempFile::Named("env");
   ScopedEnv f("TIERSWAP_STATS_FILE", file.path().c_str());
   ScopedEnv i("TIERSWAP_STATS_INTERVAL", "0.05");
   auto backend = TwoTierBackend();
@@ -361,7 +344,7 @@ TEST(StatsServiceTest, EnvironmentOverridesDumpFileAndInterval) {
 }
 
 TEST(StatsServiceTest, BadIntervalInEnvironmentIsRefused) {
-  TempFile file("bad-env");
+  const auto file = testing::TempFile::Named("bad-env");
   ScopedEnv f("TIERSWAP_STATS_FILE", file.path().c_str());
   auto backend = TwoTierBackend();
   for (const char* value : {"abc", "0", "0.001", "-1", "1e9", "2s", "nan"}) {
@@ -388,7 +371,7 @@ TEST(StatsServiceTest, UnopenableDumpFileIsRefusedWithItsPath) {
 }
 
 TEST(StatsServiceTest, DumpIntervalOutOfRangeIsRefused) {
-  TempFile file("interval");
+  const auto file = testing::TempFile::Named("interval");
   auto backend = TwoTierBackend();
   StatsConfig config;
   config.dump_file = file.path();

@@ -23,9 +23,10 @@
 #include <vector>
 
 #include "frontend/backend_factory.h"
+#include "frontend/config.h"
 #include "frontend/stats_export.h"
 #include "placement/backend.h"
-#include "frontend/config.h"
+#include "tests/support/recording_sink.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
 
@@ -279,33 +280,14 @@ TEST(TenantIsolationTest, ScrubOnFreeIsOffByDefaultAndRefusesANonBoolean) {
 // ---- quotas ------------------------------------------------------------------------------------
 
 // Pages of `type` held, as the statistics report them (types[].stored_pages).
-class TypeUsageSink final : public StatsSink {
- public:
-  explicit TypeUsageSink(unsigned type) : type_(type) {}
-  uint64_t pages = 0;
-  void Counter(std::string_view, uint64_t) override {}
-  void Gauge(std::string_view n, uint64_t v) override {
-    if (!in_types_) return;
-    if (n == "type") current_ = v;
-    if (n == "stored_pages" && current_ == type_) pages = v;
-  }
-  void Real(std::string_view, double) override {}
-  void Text(std::string_view, std::string_view) override {}
-  void BeginList(std::string_view n) override { in_types_ = n == "types"; }
-  void BeginItem() override { current_ = ~uint64_t{0}; }
-  void EndItem() override {}
-  void EndList() override { in_types_ = false; }
-
- private:
-  const unsigned type_;
-  bool in_types_ = false;
-  uint64_t current_ = ~uint64_t{0};
-};
-
 uint64_t UsageFromStats(const Backend& b, unsigned type) {
-  TypeUsageSink sink(type);
+  testing::RecordingSink sink;
   b.ExportStats(sink);
-  return sink.pages;
+  const auto& types = sink.list("types");
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (sink.Get("types", i, "type") == type) return sink.Get("types", i, "stored_pages");
+  }
+  return 0;
 }
 
 std::unique_ptr<Backend> OpenWithQuota(unsigned type, uint64_t pages) {

@@ -23,25 +23,14 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_file.h"
+
 namespace tierswap {
 namespace {
 
+using testing::TempDir;  // tests/support/temp_file.h
+
 constexpr uint64_t kPage = SwapDevice::kPageSize;
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base && *base ? base : "/tmp") + "/swap_device_test.XXXXXX";
-    path_ = mkdtemp(templ.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "placement/backend.h"
+#include "tests/support/recording_sink.h"
 #include "tests/support/test_pages.h"
 #include "tiers/compressed_tier.h"
 
@@ -60,27 +61,9 @@ void ExpectAllLoad(Backend& b, unsigned type, uint64_t first, uint64_t n, uint64
 
 // One counter from the stats, by name, of the backend (tier < 0) or a tier.
 uint64_t Stat(const Backend& b, const std::string& name, int tier = -1) {
-  struct Sink : StatsSink {
-    std::string want;
-    int tier, item = -1;
-    bool in_tiers = false;
-    uint64_t value = 0;
-    void Put(std::string_view n, uint64_t v) {
-      if (n == want && ((tier < 0 && !in_tiers) || (in_tiers && item == tier))) value = v;
-    }
-    void Counter(std::string_view n, uint64_t v) override { Put(n, v); }
-    void Gauge(std::string_view n, uint64_t v) override { Put(n, v); }
-    void Real(std::string_view, double) override {}
-    void Text(std::string_view, std::string_view) override {}
-    void BeginList(std::string_view n) override { in_tiers = n == "tiers"; }
-    void BeginItem() override { ++item; }
-    void EndItem() override {}
-    void EndList() override { in_tiers = false; }
-  } sink;
-  sink.want = name;
-  sink.tier = tier;
+  testing::RecordingSink sink;
   b.ExportStats(sink);
-  return sink.value;
+  return tier < 0 ? sink.Get(name) : sink.Get("tiers", size_t(tier), name);
 }
 
 TEST(BackendPlacementTest, StaticPolicyFillsTheFastestTierFirstAndNeverMoves) {

@@ -1,5 +1,4 @@
 // The frontswap contract, one behaviour per test, on a backend over a small DRAM tier.
-#include "frontend/stats_export.h"
 #include "placement/backend.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "frontend/stats_export.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {

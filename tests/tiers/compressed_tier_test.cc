@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/recording_sink.h"
 #include "tiers/page.h"
 #include "tiers/page_content.h"
 #include "tiers/stats_sink.h"
@@ -165,20 +166,6 @@ std::unique_ptr<CompressedTier> MustOpen(const CompressedTierOptions& o) {
   if (!t.ok()) return nullptr;
   return std::move(t).value();
 }
-
-class RecordingSink : public StatsSink {
- public:
-  void Counter(std::string_view n, uint64_t v) override { num[std::string(n)] = double(v); }
-  void Gauge(std::string_view n, uint64_t v) override { num[std::string(n)] = double(v); }
-  void Real(std::string_view n, double v) override { num[std::string(n)] = v; }
-  void Text(std::string_view n, std::string_view v) override { text[std::string(n)] = v; }
-  void BeginList(std::string_view) override {}
-  void BeginItem() override {}
-  void EndItem() override {}
-  void EndList() override {}
-  std::map<std::string, double> num;
-  std::map<std::string, std::string> text;
-};
 
 class CompressedTierCodecTest : public ::testing::TestWithParam<Codec> {};
 
@@ -562,29 +549,30 @@ TEST(CompressedTierTest, ExportsCodecSizesRatioAndCounters) {
   ASSERT_EQ(tier->Store(TextPage(1).data(), &h), Status::kOk);
   ASSERT_EQ(tier->Store(RandomPage(1).data(), &h), Status::kRejected);
   tier->Compact();
-  RecordingSink sink;
+  testing::RecordingSink sink;
   tier->ExportStats(sink);
-  EXPECT_EQ(sink.text["codec"], "zstd");
-  EXPECT_EQ(sink.text["kind"], "compressed");
-  EXPECT_EQ(sink.text["name"], "zram-like");
+  EXPECT_EQ(sink.TextOf("codec"), "zstd");
+  EXPECT_EQ(sink.TextOf("kind"), "compressed");
+  EXPECT_EQ(sink.TextOf("name"), "zram-like");
   for (const char* f :
        {"level", "orig_bytes", "compr_bytes", "mem_used_bytes", "compression_ratio",
         "reject_poor_compression", "reject_no_space", "compactions", "compaction_moved_objects",
         "compaction_freed_frames", "used_bytes", "capacity_bytes", "metadata_bytes"}) {
-    EXPECT_EQ(sink.num.count(f), 1u) << f;
+    EXPECT_EQ(sink.top().count(f), 1u) << f;
   }
-  EXPECT_EQ(sink.num["level"], 1);
-  EXPECT_EQ(sink.num["orig_bytes"], double(kPageSize));
-  EXPECT_EQ(sink.num["compr_bytes"], double(tier->compr_bytes()));
-  EXPECT_EQ(sink.num["mem_used_bytes"], double(tier->mem_used_bytes()));
-  EXPECT_GE(sink.num["mem_used_bytes"], double(kPageSize));  // one span: 1 to 4 frames
-  EXPECT_LE(sink.num["mem_used_bytes"], double(4 * kPageSize));
-  EXPECT_EQ(sink.num["used_bytes"], sink.num["mem_used_bytes"]);
-  EXPECT_DOUBLE_EQ(sink.num["compression_ratio"], double(kPageSize) / double(tier->compr_bytes()));
-  EXPECT_EQ(sink.num["reject_poor_compression"], 1);
-  EXPECT_EQ(sink.num["reject_no_space"], 0);
-  EXPECT_EQ(sink.num["compactions"], 1);
-  EXPECT_EQ(sink.num["store_rejects"], 1);
+  EXPECT_EQ(sink.RealOf("level"), 1);
+  EXPECT_EQ(sink.RealOf("orig_bytes"), double(kPageSize));
+  EXPECT_EQ(sink.RealOf("compr_bytes"), double(tier->compr_bytes()));
+  EXPECT_EQ(sink.RealOf("mem_used_bytes"), double(tier->mem_used_bytes()));
+  EXPECT_GE(sink.RealOf("mem_used_bytes"), double(kPageSize));  // one span: 1 to 4 frames
+  EXPECT_LE(sink.RealOf("mem_used_bytes"), double(4 * kPageSize));
+  EXPECT_EQ(sink.RealOf("used_bytes"), sink.RealOf("mem_used_bytes"));
+  EXPECT_DOUBLE_EQ(sink.RealOf("compression_ratio"),
+                   double(kPageSize) / double(tier->compr_bytes()));
+  EXPECT_EQ(sink.RealOf("reject_poor_compression"), 1);
+  EXPECT_EQ(sink.RealOf("reject_no_space"), 0);
+  EXPECT_EQ(sink.RealOf("compactions"), 1);
+  EXPECT_EQ(sink.RealOf("store_rejects"), 1);
 }
 
 TEST(CompressedTierTest, MetadataGrowsWithUseAndStaysSmall) {
@@ -601,13 +589,14 @@ TEST(CompressedTierTest, MetadataGrowsWithUseAndStaysSmall) {
   EXPECT_LT(used, empty + 256 * 1024);
 }
 
-TEST(CompressedTierTest, LoadOfUnknownHandleIsNotFound) {
+TEST(CompressedTierTest, LoadOfUnknownHandleFailsAsTheTierContractSays) {
+  // tiers/tier.h: a load that cannot return the page is kIoError, whatever the tier's reason.
   auto tier = MustOpen(Options(Codec::kLz4, 1 << 20));
   ASSERT_TRUE(tier);
   PageBuf out;
   out.fill(0x5A);
-  EXPECT_EQ(tier->Load(12345, out.data()), Status::kNotFound);
-  EXPECT_EQ(tier->Load(uint64_t{1} << 40, out.data()), Status::kNotFound);
+  EXPECT_EQ(tier->Load(12345, out.data()), Status::kIoError);
+  EXPECT_EQ(tier->Load(uint64_t{1} << 40, out.data()), Status::kIoError);
   PageBuf untouched;
   untouched.fill(0x5A);
   EXPECT_EQ(out, untouched);

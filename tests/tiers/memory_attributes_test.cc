@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tests/support/hardware.h"
+#include "tiers/numa_topology.h"
 
 namespace tierswap {
 namespace {
@@ -118,24 +119,30 @@ TEST(MemoryAttributesTest, SysfsReaderWithoutFilesKnowsNothing) {
   ExpectNone(ReadSysfsNodeAttributes(3, sysfs.root()), "node 3, no directory");
 }
 
-TEST(MemoryAttributesTest, NodeZeroIsDescribedByFirmwareOrSlit) {
+TEST(MemoryAttributesTest, NodeZeroTakesTheFirmwaresFigureElseTheSlitEstimate) {
+  // What this machine states decides what must come out: the kernel's copy of the HMAT when it
+  // has one, else the SLIT estimate for a node with CPUs (its own initiator, at distance 10).
+  const NodeAttributes sysfs = ReadSysfsNodeAttributes(0);
   const NodeAttributes a = ReadNodeAttributes(0);
-  const FigureSource s = a.read_latency_ns.source;
-  ASSERT_TRUE(s == FigureSource::kHmat || s == FigureSource::kSlit || s == FigureSource::kNone)
-      << FigureSourceName(s);
-  if (s == FigureSource::kSlit) {
-    // Node 0 has CPUs on any machine with a SLIT here, so it is its own initiator at
-    // distance 10: the estimate is the local latency, nominal unless given.
-    EXPECT_EQ(a.read_latency_ns.value, kNominalLocalLatencyNs);
-    EXPECT_EQ(ReadNodeAttributes(0, 80).read_latency_ns.value, 80);
-    // No HMAT: the SLIT says nothing about bandwidth.
-    EXPECT_FALSE(a.read_bandwidth_mbps.known());
-  } else if (s == FigureSource::kHmat) {
-    EXPECT_GT(a.read_latency_ns.value, 0);
+  if (sysfs.read_latency_ns.known()) {
+    ExpectFigure(a.read_latency_ns, FigureSource::kHmat, sysfs.read_latency_ns.value, "node 0");
     // A firmware figure is not replaced by a local latency given for estimates.
-    EXPECT_EQ(ReadNodeAttributes(0, 80).read_latency_ns.value, a.read_latency_ns.value);
+    EXPECT_EQ(ReadNodeAttributes(0, 80).read_latency_ns.value, sysfs.read_latency_ns.value);
+  } else {
+    auto nodes = DiscoverNumaNodes();
+    ASSERT_TRUE(nodes) << nodes.error().message;
+    bool zero_has_cpus = false;
+    for (const NumaNode& n : *nodes) zero_has_cpus |= n.id == 0 && n.has_cpus;
+    if (zero_has_cpus) {
+      ExpectFigure(a.read_latency_ns, FigureSource::kSlit, kNominalLocalLatencyNs, "node 0");
+      EXPECT_EQ(ReadNodeAttributes(0, 80).read_latency_ns.value, 80);
+      // No HMAT: the SLIT says nothing about bandwidth.
+      EXPECT_FALSE(a.read_bandwidth_mbps.known());
+    } else {
+      ExpectNone(a, "node 0 without CPUs or HMAT");
+    }
   }
-  // Whatever the source, hwloc and sysfs agree with the combination where they state a value.
+  // Whatever the source, hwloc agrees with the combination where it states a value.
   const NodeAttributes h = ReadHwlocNodeAttributes(0);
   if (h.read_latency_ns.known()) {
     EXPECT_EQ(a.read_latency_ns.value, h.read_latency_ns.value);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/support/hardware.h"
+#include "tests/support/recording_sink.h"
 #include "tiers/numa_topology.h"
 #include "tiers/page.h"
 
@@ -52,21 +53,6 @@ uint64_t ResidentBytes() {
   statm >> size_pages >> resident_pages;
   return resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
-
-// Records every exported field, numbers and text alike, by name.
-class MapSink : public StatsSink {
- public:
-  void Counter(std::string_view n, uint64_t v) override { numbers[std::string(n)] = v; }
-  void Gauge(std::string_view n, uint64_t v) override { numbers[std::string(n)] = v; }
-  void Real(std::string_view, double) override {}
-  void Text(std::string_view n, std::string_view v) override { texts[std::string(n)] = v; }
-  void BeginList(std::string_view) override {}
-  void BeginItem() override {}
-  void EndItem() override {}
-  void EndList() override {}
-  std::map<std::string, uint64_t> numbers;
-  std::map<std::string, std::string> texts;
-};
 
 // Fills every frame of `tier` with a distinct page, checks the tier is then full, and loads
 // every page back. Returns the handles in store order.
@@ -168,13 +154,13 @@ TEST_F(NumaTest, NodeZeroTierRoundTripsPagesWithEveryFrameOnTheNode) {
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(*again, 0u);
 
-  MapSink sink;
+  testing::RecordingSink sink;
   t.ExportStats(sink);
-  EXPECT_EQ(sink.texts["kind"], "numa");
-  EXPECT_EQ(sink.numbers.at("node"), 0u);
-  EXPECT_EQ(sink.numbers.at("verified_frames"), 4096u);
-  EXPECT_EQ(sink.numbers.at("misplaced_frames"), 0u);
-  EXPECT_EQ(sink.numbers.at("stored_pages"), 4096u);
+  EXPECT_EQ(sink.TextOf("kind"), "numa");
+  EXPECT_EQ(sink.Get("node"), 0u);
+  EXPECT_EQ(sink.Get("verified_frames"), 4096u);
+  EXPECT_EQ(sink.Get("misplaced_frames"), 0u);
+  EXPECT_EQ(sink.Get("stored_pages"), 4096u);
 }
 
 TEST_F(NumaTest, OpenRejectsNodeThatDoesNotExistAndListsTheNodesThatDo) {

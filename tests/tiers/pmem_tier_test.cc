@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/support/hardware.h"
+#include "tests/support/recording_sink.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {
@@ -56,20 +57,6 @@ PageBuf ReadFilePage(const std::string& path, uint64_t offset) {
   in.read(reinterpret_cast<char*>(page.data()), kPageSize);
   return page;
 }
-
-class RecordingSink : public StatsSink {
- public:
-  void Counter(std::string_view n, uint64_t v) override { numbers[std::string(n)] = v; }
-  void Gauge(std::string_view n, uint64_t v) override { numbers[std::string(n)] = v; }
-  void Real(std::string_view, double) override {}
-  void Text(std::string_view n, std::string_view v) override { texts[std::string(n)] = v; }
-  void BeginList(std::string_view) override {}
-  void BeginItem() override {}
-  void EndItem() override {}
-  void EndList() override {}
-  std::map<std::string, uint64_t> numbers;
-  std::map<std::string, std::string> texts;
-};
 
 // Stores `count` distinct pages, checks each against the mapping and loads them all back.
 void ExpectRoundTrip(PmemTier& tier, uint64_t count, uint64_t seed) {
@@ -279,22 +266,22 @@ TEST_F(PmemTierTest, ExportsPathGranularityPersistAndDax) {
   o.persist = true;
   auto t = PmemTier::Open(o);
   ASSERT_TRUE(t.ok()) << t.error().message;
-  RecordingSink sink;
+  testing::RecordingSink sink;
   (*t)->ExportStats(sink);
-  EXPECT_EQ(sink.texts["kind"], "pmem");
-  EXPECT_EQ(sink.texts["path"], "anon");
-  EXPECT_EQ(sink.texts["granularity"], "byte");
-  EXPECT_EQ(sink.numbers.at("persist"), 1u);
-  EXPECT_EQ(sink.numbers.at("dax"), 0u);
+  EXPECT_EQ(sink.TextOf("kind"), "pmem");
+  EXPECT_EQ(sink.TextOf("path"), "anon");
+  EXPECT_EQ(sink.TextOf("granularity"), "byte");
+  EXPECT_EQ(sink.Get("persist"), 1u);
+  EXPECT_EQ(sink.Get("dax"), 0u);
 
   auto f = PmemTier::Open(FileOptions(dir_ + "/pool"));
   ASSERT_TRUE(f.ok()) << f.error().message;
-  RecordingSink file_sink;
+  testing::RecordingSink file_sink;
   (*f)->ExportStats(file_sink);
-  EXPECT_EQ(file_sink.texts["path"], dir_ + "/pool");
-  EXPECT_EQ(file_sink.texts["granularity"], (*f)->granularity());
-  EXPECT_EQ(file_sink.numbers.at("persist"), 0u);
-  EXPECT_EQ(file_sink.numbers.at("dax"), (*f)->is_dax() ? 1u : 0u);
+  EXPECT_EQ(file_sink.TextOf("path"), dir_ + "/pool");
+  EXPECT_EQ(file_sink.TextOf("granularity"), (*f)->granularity());
+  EXPECT_EQ(file_sink.Get("persist"), 0u);
+  EXPECT_EQ(file_sink.Get("dax"), (*f)->is_dax() ? 1u : 0u);
 }
 
 // ---- open failures -----------------------------------------------------------------------------

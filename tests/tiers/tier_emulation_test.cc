@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "tests/support/recording_sink.h"
 #include "tests/support/test_pages.h"
 #include "tiers/tsc.h"
 
@@ -59,22 +60,12 @@ TEST(TierEmulationTest, StatsShowConfiguredAndMeasuredTimes) {
   t->SetEmulation(TierEmulation{700, 900, 0});
   TierHandle h;
   ASSERT_EQ(t->Store(PatternPage(3).data(), &h), Status::kOk);
-  struct Sink : StatsSink {
-    std::map<std::string, uint64_t> v;
-    void Counter(std::string_view n, uint64_t x) override { v[std::string(n)] = x; }
-    void Gauge(std::string_view n, uint64_t x) override { v[std::string(n)] = x; }
-    void Real(std::string_view, double) override {}
-    void Text(std::string_view, std::string_view) override {}
-    void BeginList(std::string_view) override {}
-    void BeginItem() override {}
-    void EndItem() override {}
-    void EndList() override {}
-  } sink;
+  testing::RecordingSink sink;
   t->ExportStats(sink);
-  EXPECT_EQ(sink.v["emulated_read_latency_ns"], 700u);
-  EXPECT_EQ(sink.v["emulated_write_latency_ns"], 900u);
-  EXPECT_GE(sink.v["injected_store_ns"] + sink.v["raw_store_ns"], 899u);
-  EXPECT_EQ(sink.v["raw_load_ns"], 0u);
+  EXPECT_EQ(sink.Get("emulated_read_latency_ns"), 700u);
+  EXPECT_EQ(sink.Get("emulated_write_latency_ns"), 900u);
+  EXPECT_GE(sink.Get("injected_store_ns") + sink.Get("raw_store_ns"), 899u);
+  EXPECT_EQ(sink.Get("raw_load_ns"), 0u);
 }
 
 TEST(TscTest, CalibratedRateIsPlausible) {
