@@ -2,10 +2,8 @@
 # Configures and builds tierswap into a build directory (default: build/).
 #   scripts/build.sh [BUILD_DIR] [extra cmake arguments...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-dir=${1:-build}
+source "$(dirname "$0")/lib.sh"
+dir=$(ts_abs "${1:-build}")
 shift || true
-if [[ ! -f "$dir/build.ninja" ]]; then
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-fi
+ts_configure "$dir" "$@"
 cmake --build "$dir" -j "$(nproc)"

@@ -17,7 +17,8 @@
 # out-of-memory keeps its input in BUILD_DIR/fuzz-artifacts/TARGET/ and makes the exit status 1;
 # docs/reliability.md ("Fuzzing") says how to reproduce and minimise it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$TIERSWAP_ROOT"
 
 seconds=60
 build="build-fuzz"
@@ -52,15 +53,10 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [[ "$seconds" -eq 0 ]]; then
 fi
 
 # ---- build ---------------------------------------------------------------------------------------
-if [[ ! -f "$build/CMakeCache.txt" ]]; then
-  launcher=()
-  if command -v ccache >/dev/null; then
-    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-  fi
+if [[ ! -f "$build/build.ninja" ]]; then
   echo "== configuring $build (clang-14, ASan + UBSan, libFuzzer) =="
-  CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DTIERSWAP_SANITIZE=address,undefined -DTIERSWAP_BUILD_FUZZERS=ON \
-    -DTIERSWAP_BUILD_BENCH=OFF -DTIERSWAP_BUILD_NBDKIT=OFF "${launcher[@]}" >/dev/null
+  CC=clang-14 CXX=clang++-14 ts_configure "$build" -DTIERSWAP_SANITIZE=address,undefined \
+    -DTIERSWAP_BUILD_FUZZERS=ON -DTIERSWAP_BUILD_BENCH=OFF -DTIERSWAP_BUILD_NBDKIT=OFF
 fi
 echo "== building ${targets[*]} =="
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}"

@@ -28,8 +28,9 @@
 # the lab with a parent-death signal, both also killed by PID), and its private temporary
 # directory is removed; after a SIGKILL, the next run removes it.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
+source "$(dirname "$0")/lib.sh"
+here=$TIERSWAP_ROOT/scripts
+root=$TIERSWAP_ROOT
 start_time=$(date +%s.%N)
 
 build=build
@@ -60,9 +61,9 @@ while (($#)); do
     *) echo "guest-swap-test: unknown argument '$1'" >&2; usage ;;
   esac
 done
-[[ $build = /* ]] || build=$PWD/$build
-[[ $config = /* ]] || config=$PWD/$config
-[[ $low_config = /* ]] || low_config=$PWD/$low_config
+build=$(ts_abs "$build")
+config=$(ts_abs "$config")
+low_config=$(ts_abs "$low_config")
 
 die() { echo "guest-swap-test: $*" >&2; exit 2; }
 for n in "$mib" "$limit" "$passes" "$timeout"; do
@@ -74,7 +75,7 @@ workload=$build/frontend/nbdkit/guest_swap_workload
 [[ -f $plugin ]] || die "no plugin at $plugin: build the nbdkit_tierswap_plugin target first"
 [[ -x $workload ]] || die "no workload at $workload: build the guest_swap_workload target first"
 command -v nbdkit >/dev/null || die "nbdkit is not installed (scripts/setup.sh)"
-lab=$here/lab/run-in-lab
+lab=$TIERSWAP_LAB
 
 IFS=, read -ra target_list <<<"$targets"
 for t in "${target_list[@]}"; do

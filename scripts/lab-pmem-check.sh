@@ -6,21 +6,17 @@
 #
 #   scripts/lab-pmem-check.sh [BUILD_DIR] [-- GTEST_ARGS...]   (default BUILD_DIR: build-pmem)
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
+source "$(dirname "$0")/lib.sh"
+root=$TIERSWAP_ROOT
 
 build=build-pmem
 if [[ $# -gt 0 && $1 != -- ]]; then build=$1; shift; fi
 [[ ${1:-} = -- ]] && shift
-# A relative build dir means relative to the checkout.
-[[ $build = /* ]] || build=$root/$build
-
-lab=$here/lab/run-in-lab
+build=$(ts_abs "$build")
+lab=$TIERSWAP_LAB
 
 # The lab's CPU has no AVX-512: the project's default -march (x86-64-v3) is what it runs.
-if [[ ! -f $build/build.ninja ]]; then
-  cmake -S "$root" -B "$build" -G Ninja -DTIERSWAP_BUILD_BENCH=OFF >/dev/null
-fi
+ts_configure "$build" -DTIERSWAP_BUILD_BENCH=OFF
 ninja -C "$build" -j2 pmem_tier_test
 
 # The lab shares its current directory read-write at the same path.

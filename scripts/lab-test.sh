@@ -14,9 +14,9 @@
 #
 # Environment: TIERSWAP_LAB_TIMEOUT  seconds before a guest is stopped (default 900).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-lab=$here/lab/run-in-lab
+source "$(dirname "$0")/lib.sh"
+lab=$TIERSWAP_LAB
+root=$TIERSWAP_ROOT
 
 build=build
 modes=fsdax,devdax,kmem
@@ -29,7 +29,7 @@ while (($#)); do
   esac
 done
 # A relative build dir means relative to where the script was called from.
-[[ $build = /* ]] || build=$PWD/$build
+build=$(ts_abs "$build")
 if [[ ! -f $build/CTestTestfile.cmake ]]; then
   echo "lab-test: '$build' is not a configured build directory (no CTestTestfile.cmake);" \
     "build it on the host first: scripts/build.sh" >&2

@@ -13,7 +13,8 @@
 # docs/reliability.md explains stages 4 and 5; scripts/fuzz.sh and scripts/guest-swap-test.sh run
 # their stage alone, longer or in full (the guest test's four-way comparison).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
+cd "$TIERSWAP_ROOT"
 scripts/setup.sh
 start=$SECONDS
 stage() { echo "== [$((SECONDS - start)) s] $* =="; }
@@ -40,8 +41,7 @@ scripts/fuzz.sh --build-dir build-asan --seconds "${TIERSWAP_FUZZ_SECONDS:-60}"
 stage "ThreadSanitizer: concurrency tests"
 # Only the binaries labelled `concurrency` are built: they hold every multi-threaded test. The
 # list comes from CTest itself (each test is named after its binary), so it cannot drift.
-cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTIERSWAP_SANITIZE=thread \
-  -DTIERSWAP_BUILD_BENCH=OFF >/dev/null
+ts_configure build-tsan -DTIERSWAP_SANITIZE=thread -DTIERSWAP_BUILD_BENCH=OFF
 mapfile -t tsan_targets < <(ctest --test-dir build-tsan -N -L concurrency |
                               sed -n 's/^ *Test *#[0-9]*: *//p')
 echo "building ${#tsan_targets[@]} concurrency test binaries: ${tsan_targets[*]}"
