@@ -389,39 +389,17 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
     }
   }
 
-  // 2. Publish it.
-  bool had_page = false;
-  if (placed == Status::kOk) {
-    switch (Publish(type, state, *e, fresh, incompressible, &had_page)) {
-      case Published::kYes:
-        if (had_page) counters_.Add(kDuplicateStores);
-        if (fresh.kind == EntryKind::kSameFilled) counters_.Add(kSameFilledStores);
-        counters_.Add(kSuccStores);
-        return Status::kOk;
-      case Published::kAreaGone:
-        Reject(RejectReason::kBadArgument);
-        return Status::kNotInitialized;
-      case Published::kOverQuota:
-        placed = Status::kNoSpace;
-        refuse = RejectReason::kQuota;
-        break;
-    }
-  }
-
-  // 3. Rejected. The slot must not keep its old page: drop it (frontswap's rule) ...
-  uint32_t bits = 0;
-  if (!DropRejected(type, state, *e, incompressible, &had_page, &bits)) {
-    Reject(RejectReason::kBadArgument);
-    return Status::kNotInitialized;
-  }
-  // ... and since that may have freed exactly the room the new page needs, try once more.
-  if (had_page && refuse == RejectReason::kNone) {
-    placed = Place(page, hint, bits, &fresh, &incompressible);
+  // 2. Publish it. 3. If it was rejected, the slot must not keep its old page: drop it
+  // (frontswap's rule), and since that may have freed exactly the room the new page needs, try
+  // once more.
+  bool dropped_old = false;
+  for (int attempt = 0;; ++attempt) {
     if (placed == Status::kOk) {
-      bool had_again = false;
-      switch (Publish(type, state, *e, fresh, incompressible, &had_again)) {
+      bool had_page = false;
+      switch (Publish(type, state, *e, fresh, incompressible, &had_page)) {
         case Published::kYes:
-          counters_.Add(kDuplicateStores);
+          if (had_page || dropped_old) counters_.Add(kDuplicateStores);
+          if (fresh.kind == EntryKind::kSameFilled) counters_.Add(kSameFilledStores);
           counters_.Add(kSuccStores);
           return Status::kOk;
         case Published::kAreaGone:
@@ -433,8 +411,16 @@ Status Backend::Store(unsigned type, uint64_t offset, const void* page) {
           break;
       }
     }
+    if (attempt == 1) break;
+    uint32_t bits = 0;
+    if (!DropRejected(type, state, *e, incompressible, &dropped_old, &bits)) {
+      Reject(RejectReason::kBadArgument);
+      return Status::kNotInitialized;
+    }
+    if (!dropped_old || refuse != RejectReason::kNone) break;
+    placed = Place(page, hint, bits, &fresh, &incompressible);
   }
-  if (had_page) {
+  if (dropped_old) {
     counters_.Add(kDuplicateStores);
     counters_.Add(kDupDropped);
   }

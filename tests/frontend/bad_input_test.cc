@@ -36,12 +36,7 @@
 namespace tierswap {
 namespace {
 
-// A config file in the temp directory (tests/support/temp_file.h); path() as the C ABI takes it.
-class TempFile : public testing::TempFile {
- public:
-  using testing::TempFile::TempFile;
-  const char* path() const { return c_str(); }
-};
+using TempFile = testing::TempFile;  // a config file, removed at the end (tests/support)
 
 // EXPECT_TRUE(Names(message, {parts...})): every part appears in the message.
 ::testing::AssertionResult Names(const std::string& message,
@@ -686,7 +681,7 @@ prefault = false
 class BadCApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(tierswap_open(config_.path(), &ts_), 0) << Message();
+    ASSERT_EQ(tierswap_open(config_.c_str(), &ts_), 0) << Message();
     ASSERT_EQ(tierswap_init(ts_, 0, 16), 0) << Message();
     ASSERT_EQ(tierswap_init(ts_, 1, 0), 0) << Message();
     ASSERT_EQ(tierswap_store(ts_, 0, 3, page_.data()), 0) << Message();
@@ -843,9 +838,9 @@ TEST(BadCApiOpenTest, MissingConfigFileIsEnoentNamingThePath) {
 TEST(BadCApiOpenTest, BadConfigIsEinvalNamingFileLineAndKey) {
   TempFile config("[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = \"64KiB\"\ncolor = 1\n");
   tierswap_t* ts = nullptr;
-  EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
+  EXPECT_EQ(tierswap_open(config.c_str(), &ts), -EINVAL);
   EXPECT_EQ(ts, nullptr);
-  EXPECT_TRUE(Names(Message(), {std::string(config.path()) + ":5: ", "unknown key 'color'"}));
+  EXPECT_TRUE(Names(Message(), {std::string(config.c_str()) + ":5: ", "unknown key 'color'"}));
 }
 
 TEST(BadCApiOpenTest, TierThatCannotOpenIsNamedWithFileAndLine) {
@@ -853,9 +848,9 @@ TEST(BadCApiOpenTest, TierThatCannotOpenIsNamedWithFileAndLine) {
       "[placement]\nprobe_budget_ms = 0\n\n[[tier]]\nname = \"pm\"\nkind = \"pmem\"\n"
       "path = \"/nonexistent-tierswap-dir/pool\"\ncapacity = \"64KiB\"\n");
   tierswap_t* ts = nullptr;
-  EXPECT_LT(tierswap_open(config.path(), &ts), 0);
+  EXPECT_LT(tierswap_open(config.c_str(), &ts), 0);
   EXPECT_EQ(ts, nullptr);
-  EXPECT_TRUE(Names(Message(), {std::string(config.path()) + ":4: ", "tier 'pm'"}));
+  EXPECT_TRUE(Names(Message(), {std::string(config.c_str()) + ":4: ", "tier 'pm'"}));
 }
 
 }  // namespace

@@ -25,12 +25,8 @@
 
 namespace {
 
-// A config file in the temp directory (tests/support/temp_file.h); path() as the C ABI takes it.
-class TempConfig : public tierswap::testing::TempFile {
- public:
-  using TempFile::TempFile;
-  const char* path() const { return c_str(); }
-};
+using TempConfig =
+    tierswap::testing::TempFile;  // a config file, removed at the end (tests/support)
 
 using Page = std::array<unsigned char, TIERSWAP_PAGE_SIZE>;
 
@@ -70,7 +66,7 @@ TEST(CApiOpenTest, OpensDefaultConfigWithNullPath) {
 TEST(CApiOpenTest, OpensConfigFile) {
   TempConfig config("[[tier]]\nname = \"fast\"\nkind = \"dram\"\ncapacity = \"1MiB\"\n");
   tierswap_t* ts = nullptr;
-  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_open(config.c_str(), &ts), 0) << Message();
   char json[4096];
   const int n = tierswap_stats_json(ts, json, sizeof(json));
   ASSERT_GT(n, 0) << Message();
@@ -94,9 +90,9 @@ TEST(CApiOpenTest, MissingConfigFileFailsWithMessageNamingThePath) {
 TEST(CApiOpenTest, InvalidConfigFailsWithEinvalAndNamesTheKey) {
   TempConfig config("[backend]\nexclusive_load = true\n");
   tierswap_t* ts = nullptr;
-  EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
+  EXPECT_EQ(tierswap_open(config.c_str(), &ts), -EINVAL);
   EXPECT_EQ(ts, nullptr);
-  EXPECT_NE(Message().find(config.path()), std::string::npos) << Message();
+  EXPECT_NE(Message().find(config.c_str()), std::string::npos) << Message();
   EXPECT_NE(Message().find("exclusive_load"), std::string::npos) << Message();
 }
 
@@ -181,7 +177,7 @@ TEST(CApiExclusiveTest, ExclusiveLoadDropsThePage) {
       "[backend]\nexclusive_loads = true\n"
       "[[tier]]\nname = \"dram\"\nkind = \"dram\"\ncapacity = \"16MiB\"\n");
   tierswap_t* ts = nullptr;
-  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_open(config.c_str(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0) << Message();
   const Page a = PatternPage(4);
   ASSERT_EQ(tierswap_store(ts, 0, 9, a.data()), 0) << Message();
@@ -329,7 +325,7 @@ TEST_F(CApiTest, LoadMissIsEnoentAndLeavesBufferUntouched) {
 TEST(CApiRejectTest, StoreRejectedWhenFullIsEnospcAndNamesTheSlot) {
   TempConfig config("[[tier]]\nname = \"tiny\"\nkind = \"dram\"\ncapacity = \"64KiB\"\n");
   tierswap_t* ts = nullptr;
-  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_open(config.c_str(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0) << Message();
   int rc = 0;
   uint64_t off = 0;
@@ -504,7 +500,7 @@ capacity = "64KiB"
 class CApiCapacityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(tierswap_open(config_.path(), &ts_), 0) << Message();
+    ASSERT_EQ(tierswap_open(config_.c_str(), &ts_), 0) << Message();
     ASSERT_EQ(tierswap_init(ts_, 0, 0), 0) << Message();
     // 24 pages over two 16-page tiers.
     for (uint64_t o = 0; o < 24; ++o)
@@ -592,7 +588,7 @@ TEST_F(CApiCapacityTest, FrozenStoreIsEnospcAndSaysFrozen) {
 TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
   TempConfig config(std::string(kTwoTiers) + "[[quota]]\ntype = 2\nmax = \"8KiB\"\n");
   tierswap_t* ts = nullptr;
-  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_open(config.c_str(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 2, 0), 0);
   EXPECT_EQ(tierswap_store(ts, 2, 0, PatternPage(0).data()), 0);
   EXPECT_EQ(tierswap_store(ts, 2, 1, PatternPage(1).data()), 0);
@@ -608,7 +604,7 @@ TEST(CApiQuotaTest, StoreOverQuotaIsEnospcAndSaysQuota) {
 // A handle whose figures stay put between calls: no mover thread, no probe.
 class CApiPrometheusTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(tierswap_open(config_.path(), &ts_), 0) << Message(); }
+  void SetUp() override { ASSERT_EQ(tierswap_open(config_.c_str(), &ts_), 0) << Message(); }
   void TearDown() override { tierswap_close(&ts_); }
 
   TempConfig config_{kTwoTiers};
@@ -657,7 +653,7 @@ TEST(CApiChecksumTest, CorruptPageIsEioWithAMessageNamingTierTypeAndOffset) {
       "[[tier]]\nname = \"pm\"\nkind = \"pmem\"\npath = \"" +
       pool + "\"\ncapacity = \"256KiB\"\nchecksum = true\n");
   tierswap_t* ts = nullptr;
-  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_open(config.c_str(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 5, 0), 0) << Message();
   const Page page = PatternPage(42);
   ASSERT_EQ(tierswap_store(ts, 5, 77, page.data()), 0) << Message();
@@ -700,9 +696,9 @@ TEST(CApiChecksumTest, CorruptPageIsEioWithAMessageNamingTierTypeAndOffset) {
 TEST(CApiStatsServiceTest, OpenFailsWhenStatsListenIsNotLoopback) {
   TempConfig config(std::string(kTwoTiers) + "[stats]\nlisten = \"0.0.0.0:9464\"\n");
   tierswap_t* ts = reinterpret_cast<tierswap_t*>(uintptr_t{0x1});
-  EXPECT_EQ(tierswap_open(config.path(), &ts), -EINVAL);
+  EXPECT_EQ(tierswap_open(config.c_str(), &ts), -EINVAL);
   EXPECT_EQ(ts, nullptr);
-  EXPECT_NE(Message().find(config.path()), std::string::npos) << Message();
+  EXPECT_NE(Message().find(config.c_str()), std::string::npos) << Message();
   EXPECT_NE(Message().find("[stats] listen = \"0.0.0.0:9464\""), std::string::npos) << Message();
   EXPECT_NE(Message().find("not a loopback address"), std::string::npos) << Message();
   EXPECT_NE(Message().find("allow_remote = true"), std::string::npos) << Message();
@@ -716,7 +712,7 @@ TEST(CApiStatsServiceTest, DumpFileGetsAFinalLineAtClose) {
   TempConfig config(std::string(kTwoTiers) + "[stats]\ndump_file = \"" + dump +
                     "\"\ndump_interval_ms = 86400000\n");
   tierswap_t* ts = nullptr;
-  ASSERT_EQ(tierswap_open(config.path(), &ts), 0) << Message();
+  ASSERT_EQ(tierswap_open(config.c_str(), &ts), 0) << Message();
   ASSERT_EQ(tierswap_init(ts, 0, 0), 0);
   for (uint64_t o = 0; o < 3; ++o) ASSERT_EQ(tierswap_store(ts, 0, o, PatternPage(o).data()), 0);
   tierswap_close(&ts);
@@ -734,7 +730,7 @@ TEST(CApiStatsServiceTest, OpenFailsWhenDumpFileCannotBeOpened) {
   TempConfig config(std::string(kTwoTiers) +
                     "[stats]\ndump_file = \"/nonexistent-dir/stats.jsonl\"\n");
   tierswap_t* ts = nullptr;
-  EXPECT_EQ(tierswap_open(config.path(), &ts), -EIO);
+  EXPECT_EQ(tierswap_open(config.c_str(), &ts), -EIO);
   EXPECT_EQ(ts, nullptr);
   EXPECT_NE(Message().find("dump_file = \"/nonexistent-dir/stats.jsonl\": cannot open the file"),
             std::string::npos)

@@ -13,6 +13,7 @@
 #include "placement/page_index.h"
 #include "placement/policy.h"
 #include "tests/support/fake_tier.h"
+#include "tests/support/slots.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {
@@ -51,22 +52,10 @@ class MigratorTest : public ::testing::Test {
     return *migrator_;
   }
   void Put(uint64_t offset, unsigned t, uint32_t bits = 0) {
-    TierHandle h;
-    ASSERT_EQ(tiers_[t]->Store(PatternPage(offset).data(), &h), Status::kOk);
-    LockedSlot slot(*index_.FindOrCreate(kType, offset), tiers_.data());
-    slot.set_policy(bits);
-    slot.Publish(SlotLocation{EntryKind::kOnTier, t, h});
+    testing::PutPage(index_, tiers_, kType, offset, t, PatternPage(offset), bits);
   }
-  SlotLocation Where(uint64_t offset) {
-    LockedSlot slot(*index_.Find(kType, offset), tiers_.data());
-    return slot.location();
-  }
-  PageBuf Read(uint64_t offset) {
-    const SlotLocation loc = Where(offset);
-    PageBuf out{};
-    EXPECT_EQ(tiers_[loc.tier]->Load(loc.payload, out.data()), Status::kOk) << offset;
-    return out;
-  }
+  SlotLocation Where(uint64_t offset) { return testing::SlotOf(index_, tiers_, kType, offset); }
+  PageBuf Read(uint64_t offset) { return testing::ReadSlot(index_, tiers_, kType, offset); }
 
   PageIndex index_;
   FakeTier fast_{"fast", 4}, slow_{"slow", 8};

@@ -13,6 +13,7 @@
 #include "placement/page_index.h"
 #include "placement/policy.h"
 #include "tests/support/fake_tier.h"
+#include "tests/support/slots.h"
 #include "tests/support/test_pages.h"
 
 namespace tierswap {
@@ -29,25 +30,12 @@ class PageMoverTest : public ::testing::Test {
     tiers_ = {&fast_, &slow_};
   }
 
-  // Stores `page` on tier `t` and makes it slot `offset`'s page, as a store would.
   void Put(uint64_t offset, unsigned t, const PageBuf& page, uint32_t policy_bits = 0) {
-    TierHandle h;
-    ASSERT_EQ(tiers_[t]->Store(page.data(), &h), Status::kOk);
-    LockedSlot slot(*index_.FindOrCreate(kType, offset), tiers_.data());
-    slot.set_policy(policy_bits);
-    slot.Publish(SlotLocation{EntryKind::kOnTier, t, h});
+    testing::PutPage(index_, tiers_, kType, offset, t, page, policy_bits);
   }
-  SlotLocation Where(uint64_t offset) {
-    LockedSlot slot(*index_.Find(kType, offset), tiers_.data());
-    return slot.location();
-  }
-  PageBuf Read(uint64_t offset) {
-    const SlotLocation loc = Where(offset);
-    PageBuf out{};
-    EXPECT_EQ(loc.kind, EntryKind::kOnTier);
-    EXPECT_EQ(tiers_[loc.tier]->Load(loc.payload, out.data()), Status::kOk);
-    return out;
-  }
+  SlotLocation Where(uint64_t offset) { return testing::SlotOf(index_, tiers_, kType, offset); }
+  PageBuf Read(uint64_t offset) { return testing::ReadSlot(index_, tiers_, kType, offset); }
+
   MoveOutcome Move(uint64_t offset, unsigned from, unsigned to, bool promotion = false) {
     return MovePage(index_, tiers_, kType, offset, from, to, /*hint=*/offset, promotion, buf_);
   }
