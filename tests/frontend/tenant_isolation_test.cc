@@ -297,7 +297,7 @@ std::unique_ptr<Backend> OpenWithQuota(unsigned type, uint64_t pages) {
   BackendOptions o;
   o.placement.probe_budget_ms = 0;
   o.placement.background = false;
-  o.quotas.push_back(QuotaConfig{type, pages * kPageSize, 0});
+  o.quotas.push_back(QuotaOptions{type, pages * kPageSize});
   auto b = Backend::Open(std::move(tiers), o);
   EXPECT_TRUE(b.ok()) << b.error().message;
   return b ? std::move(b).value() : nullptr;

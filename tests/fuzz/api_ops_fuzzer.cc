@@ -228,7 +228,7 @@ class Run {
     }
     o.placement.max_migration_mbps = (h1 & 8) != 0 ? 1 : 0;
     o.latency_histograms = (h1 & 32) == 0;
-    if (quota_) o.quotas.push_back(QuotaConfig{kQuotaType, kQuotaPages * kPageSize, 0});
+    if (quota_) o.quotas.push_back(QuotaOptions{kQuotaType, kQuotaPages * kPageSize});
     auto b = Backend::Open(std::move(tiers), o);
     FUZZ_CHECK(b.ok(), "the fuzz backend did not open: " + b.error().message);
     backend_ = std::move(b).value();
