@@ -46,8 +46,8 @@ def repo_files(exts: tuple[str, ...]) -> list[str]:
 # Each returns (description, argv) given a scratch folder; inputs come from the repository.
 
 def gcc(tmp: str):
-    src = os.path.join(ROOT, "frontend", "backend.cc")
-    return ("g++ -O2 -std=c++20 (cc1plus) compiling frontend/backend.cc",
+    src = os.path.join(ROOT, "placement", "backend.cc")
+    return ("g++ -O2 -std=c++20 (cc1plus) compiling placement/backend.cc",
             ["g++", "-O2", "-std=c++20", "-march=x86-64-v2", f"-I{ROOT}", "-c", src, "-o",
              os.path.join(tmp, "backend.o")])
 
