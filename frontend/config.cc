@@ -26,16 +26,16 @@
 #include <system_error>
 #include <utility>
 
+#include "frontend/config_prescan.h"
+#include "tiers/page.h"
+#include "tiers/quoted.h"
+#include "tiers/tier_capacity.h"
+
 namespace tierswap {
 namespace {
 
-constexpr uint64_t kPageBytes = 4096;
 constexpr size_t kMaxTiers = 31;
 constexpr size_t kMaxNameLength = 32;
-// A tier's frames are numbered with 32 bits (tiers/frame_allocator.h), so no tier reaches
-// 16 TiB; a larger capacity is a typo ("999999TiB"), refused here with its line rather than
-// when the tier maps its memory.
-constexpr uint64_t kMaxTierBytes = uint64_t{1} << 44;
 
 // The tier kinds this version can open, in the order messages list them. Supporting a new kind
 // in the config is one line here (the Backend must also know how to open it).
@@ -133,16 +133,9 @@ std::string KnownKindList() {
   return out;
 }
 
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  out += text;
-  out += '"';
-  return out;
-}
-
 // What a node holds, for "expected X, got <this>" messages.
 std::string Describe(const toml::node& node) {
-  if (const auto* s = node.as_string()) return "the string " + Quote(s->get());
+  if (const auto* s = node.as_string()) return "the string " + Quoted(s->get());
   if (const auto* i = node.as_integer()) return "the integer " + std::to_string(i->get());
   if (const auto* b = node.as_boolean()) return b->get() ? "the boolean true" : "the boolean false";
   if (const auto* f = node.as_floating_point()) {
@@ -161,7 +154,8 @@ int LineOf(const toml::key& key) { return static_cast<int>(key.source().begin.li
 // Builds messages that all start with "<source>:<line>: ".
 class Reporter {
  public:
-  explicit Reporter(std::string_view source) : source_(source) {}
+  // A source name with bytes a terminal would act on is shown escaped and quoted.
+  explicit Reporter(std::string_view source) : source_(Shown(source)) {}
 
   Error At(int line, std::string_view what) const {
     std::string msg(source_);
@@ -175,19 +169,29 @@ class Reporter {
   }
 
  private:
-  std::string_view source_;
+  std::string source_;
+};
+
+struct UnknownKey {
+  std::string shown;  // quoted for a message: 'name'
+  std::string table;  // as a table header: [name]
+  int line;
+  bool is_table;
 };
 
 // The unknown key of `table` that comes first in the file, if any, so that the message points
 // at the earliest mistake rather than the alphabetically first one.
 template <size_t N>
-std::optional<std::pair<std::string, int>> FirstUnknownKey(
-    const toml::table& table, const std::array<std::string_view, N>& known) {
-  std::optional<std::pair<std::string, int>> first;
+std::optional<UnknownKey> FirstUnknownKey(const toml::table& table,
+                                          const std::array<std::string_view, N>& known) {
+  std::optional<UnknownKey> first;
   for (const auto& [key, node] : table) {
     if (Contains(known, key.str())) continue;
     const int line = LineOf(key) > 0 ? LineOf(key) : LineOf(node);
-    if (!first || line < first->second) first = std::make_pair(std::string(key.str()), line);
+    if (!first || line < first->line) {
+      first =
+          UnknownKey{Quoted(key.str(), '\''), "[" + Shown(key.str()) + "]", line, node.is_table()};
+    }
   }
   return first;
 }
@@ -246,7 +250,7 @@ Result<void> ReadString(const Reporter& report, const toml::table& table, std::s
     }
     if (!ok) {
       return report.At(LineOf(*node), std::string(where) + "key '" + std::string(key) + "': " +
-                                          Quote(text->get()) + " is not one of " + list + ".");
+                                          Quoted(text->get()) + " is not one of " + list + ".");
     }
   }
   *out = text->get();
@@ -261,8 +265,8 @@ Result<void> ReadBackend(const Reporter& report, const toml::node& node, Config*
   }
   constexpr std::string_view kWhere = "[backend]: ";
   if (auto unknown = FirstUnknownKey(*table, kBackendKeys)) {
-    return report.At(unknown->second, std::string(kWhere) + "unknown key '" + unknown->first +
-                                          "' (known keys: " + JoinKeys(kBackendKeys) + ").");
+    return report.At(unknown->line, std::string(kWhere) + "unknown key " + unknown->shown +
+                                        " (known keys: " + JoinKeys(kBackendKeys) + ").");
   }
   for (const Result<void>& r : {
            ReadBool(report, *table, kWhere, "exclusive_loads", &config->exclusive_loads),
@@ -278,48 +282,52 @@ Result<void> ReadBackend(const Reporter& report, const toml::node& node, Config*
 std::string NameProblem(std::string_view name) {
   if (name.empty()) return "the name is empty";
   if (name.size() > kMaxNameLength) {
-    return Quote(name) + " is " + std::to_string(name.size()) +
+    return Quoted(name) + " is " + std::to_string(name.size()) +
            " characters long; a name has at most " + std::to_string(kMaxNameLength);
   }
   for (char c : name) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                     c == '_' || c == '.' || c == '-';
     if (!ok) {
-      return Quote(name) + " contains '" + std::string(1, c) +
-             "'; a name uses only letters, digits, '_', '.' and '-'";
+      return Quoted(name) + " contains " + Quoted(std::string_view(&c, 1), '\'') +
+             "; a name uses only letters, digits, '_', '.' and '-'";
     }
   }
   return "";
 }
 
-Result<void> ReadTierCapacity(const Reporter& report, const toml::node& node,
-                              const std::string& where, TierConfig* tier) {
+// Reads a size (a string with a unit, or a number of bytes) from `node`, the value of `key`.
+Result<uint64_t> ReadSize(const Reporter& report, const toml::node& node, const std::string& where,
+                          std::string_view key) {
   const int line = LineOf(node);
-  const std::string prefix = where + "key 'capacity': ";
-  uint64_t bytes = 0;
+  const std::string prefix = where + "key '" + std::string(key) + "': ";
   if (const auto* s = node.as_string()) {
     Result<uint64_t> parsed = ParseSize(s->get());
     if (!parsed) return report.At(line, prefix + parsed.error().message);
-    bytes = *parsed;
-  } else if (const auto* i = node.as_integer()) {
+    return *parsed;
+  }
+  if (const auto* i = node.as_integer()) {
     if (i->get() < 0) {
-      return report.At(line, prefix + std::to_string(i->get()) +
-                                 " is negative; a capacity is a number of bytes.");
+      return report.At(
+          line, prefix + std::to_string(i->get()) + " is negative; a size is a number of bytes.");
     }
-    bytes = static_cast<uint64_t>(i->get());
-  } else {
-    return report.At(line, prefix +
-                               "expected a size such as \"256MiB\" or a number of bytes, got " +
-                               Describe(node) + ".");
+    return static_cast<uint64_t>(i->get());
   }
-  // A tier holds whole pages: the capacity is rounded down to a page multiple, and must keep
-  // at least one page.
-  const uint64_t rounded = bytes - bytes % kPageBytes;
-  if (rounded == 0) {
-    return report.At(line, prefix + "a capacity of " + std::to_string(bytes) +
-                               " bytes holds no 4 KiB page; the minimum is 4096 bytes (4KiB).");
+  return report.At(line, prefix + "expected a size such as \"256MiB\" or a number of bytes, got " +
+                             Describe(node) + ".");
+}
+
+Result<void> ReadTierCapacity(const Reporter& report, const toml::node& node,
+                              const std::string& where, TierConfig* tier) {
+  Result<uint64_t> bytes = ReadSize(report, node, where, "capacity");
+  if (!bytes) return bytes.take_error();
+  // Whole pages, within what a tier of this kind can hold (tiers/tier_capacity.h: the one place
+  // these limits are decided, also checked by each tier's Open).
+  Result<uint64_t> rounded = CheckTierCapacity(tier->kind, *bytes);
+  if (!rounded) {
+    return report.At(LineOf(node), where + "key 'capacity': " + rounded.error().message + ".");
   }
-  tier->capacity_bytes = rounded;
+  tier->capacity_bytes = *rounded;
   return {};
 }
 
@@ -343,8 +351,8 @@ Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size
                                         : "tier #" + std::to_string(index + 1) + ": ";
 
   if (auto unknown = FirstUnknownKey(*table, kTierKeys)) {
-    return report.At(unknown->second, where + "unknown key '" + unknown->first +
-                                          "' (known keys: " + JoinKeys(kTierKeys) + ").");
+    return report.At(unknown->line, where + "unknown key " + unknown->shown +
+                                        " (known keys: " + JoinKeys(kTierKeys) + ").");
   }
 
   if (name == nullptr) {
@@ -378,8 +386,9 @@ Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size
     }
   }
   if (!kind_known) {
-    return report.At(LineOf(*kind), where + "key 'kind': unknown tier kind '" + kind_text->get() +
-                                        "' (known kinds: " + KnownKindList() + ").");
+    return report.At(LineOf(*kind), where + "key 'kind': unknown tier kind " +
+                                        Quoted(kind_text->get(), '\'') +
+                                        " (known kinds: " + KnownKindList() + ").");
   }
 
   const toml::node* capacity = table->get("capacity");
@@ -390,12 +399,6 @@ Result<TierConfig> ReadTier(const Reporter& report, const toml::node& node, size
   if (Result<void> r = ReadTierCapacity(report, *capacity, where, &tier); !r) {
     return r.take_error();
   }
-  if (tier.capacity_bytes >= kMaxTierBytes) {
-    return report.At(LineOf(*capacity),
-                     where + "key 'capacity': " + std::to_string(tier.capacity_bytes) +
-                         " bytes is more than a tier can hold (less than 16 TiB).");
-  }
-
   // Keys that belong to other kinds are mistakes, not options to ignore.
   for (const KeyKinds& k : kKindSpecificKeys) {
     const toml::node* n = table->get(k.key);
@@ -539,8 +542,8 @@ Result<void> ReadPlacement(const Reporter& report, const toml::node& node, Place
   p->line = LineOf(node);
   constexpr std::string_view kWhere = "[placement]: ";
   if (auto unknown = FirstUnknownKey(*table, kPlacementKeys)) {
-    return report.At(unknown->second, std::string(kWhere) + "unknown key '" + unknown->first +
-                                          "' (known keys: " + JoinKeys(kPlacementKeys) + ").");
+    return report.At(unknown->line, std::string(kWhere) + "unknown key " + unknown->shown +
+                                        " (known keys: " + JoinKeys(kPlacementKeys) + ").");
   }
   std::string ignored;
   for (const Result<void>& r : {
@@ -578,8 +581,8 @@ Result<void> ReadStats(const Reporter& report, const toml::node& node, StatsConf
   st->line = LineOf(node);
   constexpr std::string_view kWhere = "[stats]: ";
   if (auto unknown = FirstUnknownKey(*table, kStatsKeys)) {
-    return report.At(unknown->second, std::string(kWhere) + "unknown key '" + unknown->first +
-                                          "' (known keys: " + JoinKeys(kStatsKeys) + ").");
+    return report.At(unknown->line, std::string(kWhere) + "unknown key " + unknown->shown +
+                                        " (known keys: " + JoinKeys(kStatsKeys) + ").");
   }
   for (const Result<void>& r : {
            ReadString(report, *table, kWhere, "listen", {}, &st->listen),
@@ -600,7 +603,7 @@ Result<void> ReadStats(const Reporter& report, const toml::node& node, StatsConf
                         port.find_first_not_of("0123456789") == std::string::npos;
     if (colon == 0 || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535) {
       return report.At(LineOf(*table->get("listen")),
-                       std::string(kWhere) + "key 'listen': " + Quote(st->listen) +
+                       std::string(kWhere) + "key 'listen': " + Quoted(st->listen) +
                            " is not HOST:PORT (e.g. \"127.0.0.1:9464\").");
     }
   }
@@ -621,8 +624,8 @@ Result<void> ReadQuotas(const Reporter& report, const toml::node& node, Config* 
       return report.At(LineOf(element), where + "expected a table, got " + Describe(element) + ".");
     }
     if (auto unknown = FirstUnknownKey(*table, kQuotaKeys)) {
-      return report.At(unknown->second, where + "unknown key '" + unknown->first +
-                                            "' (known keys: " + JoinKeys(kQuotaKeys) + ").");
+      return report.At(unknown->line, where + "unknown key " + unknown->shown +
+                                          " (known keys: " + JoinKeys(kQuotaKeys) + ").");
     }
     QuotaConfig q;
     q.line = LineOf(element);
@@ -637,15 +640,15 @@ Result<void> ReadQuotas(const Reporter& report, const toml::node& node, Config* 
     if (max == nullptr) {
       return report.At(q.line, where + "key 'max' is missing; give a size such as \"512MiB\".");
     }
-    TierConfig scratch;
-    if (Result<void> r = ReadTierCapacity(report, *max, where, &scratch); !r) {
-      Error e = r.take_error();
-      // ReadTierCapacity names the key 'capacity'; a quota's key is 'max'.
-      const size_t at = e.message.find("key 'capacity'");
-      if (at != std::string::npos) e.message.replace(at, 14, "key 'max'");
-      return e;
+    Result<uint64_t> bytes = ReadSize(report, *max, where, "max");
+    if (!bytes) return bytes.take_error();
+    // A quota counts whole pages; it must let at least one in.
+    q.max_bytes = *bytes / kPageSize * kPageSize;
+    if (q.max_bytes == 0) {
+      return report.At(LineOf(*max), where + "key 'max': " + std::to_string(*bytes) +
+                                         " bytes holds no 4 KiB page; the minimum is 4096 "
+                                         "bytes (4KiB).");
     }
-    q.max_bytes = scratch.capacity_bytes;
     for (const QuotaConfig& earlier : config->quotas) {
       if (earlier.type == q.type) {
         return report.At(q.line, where + "type " + std::to_string(q.type) +
@@ -661,11 +664,11 @@ Result<void> ReadQuotas(const Reporter& report, const toml::node& node, Config* 
 Result<Config> FromTable(const Reporter& report, const toml::table& root,
                          std::string_view source_name) {
   if (auto unknown = FirstUnknownKey(root, kTopLevelKeys)) {
-    const bool is_table = root.get(unknown->first)->is_table();
-    return report.At(unknown->second,
-                     (is_table ? "unknown table [" + unknown->first + "]"
-                               : "unknown top-level key '" + unknown->first + "'") +
-                         " (known: [backend], [placement], [stats], [[tier]], [[quota]]).");
+    const bool is_table = unknown->is_table;
+    return report.At(
+        unknown->line,
+        (is_table ? "unknown table " + unknown->table : "unknown top-level key " + unknown->shown) +
+            " (known: [backend], [placement], [stats], [[tier]], [[quota]]).");
   }
   Config config;
   config.source = std::string(source_name);
@@ -709,6 +712,8 @@ Config Config::Default() {
 
 Result<Config> Config::FromString(std::string_view text, std::string_view source_name) {
   const Reporter report(source_name);
+  // The parser recurses as deep as the text nests: the limits are checked before it runs.
+  if (Result<void> r = PrescanConfig(text, source_name); !r) return r.take_error();
   // Nothing may escape: toml++ throws parse_error on bad syntax, and anything may throw
   // bad_alloc.
   try {
@@ -719,11 +724,10 @@ Result<Config> Config::FromString(std::string_view text, std::string_view source
                      "TOML syntax error: " + std::string(e.description()) + ".");
   } catch (const std::bad_alloc&) {
     return MakeError(Status::kNoMemory,
-                     std::string(source_name) + ": out of memory while reading the config.");
+                     Shown(source_name) + ": out of memory while reading the config.");
   } catch (const std::exception& e) {
-    return MakeError(
-        Status::kInvalidArgument,
-        std::string(source_name) + ": the config could not be read: " + e.what() + ".");
+    return MakeError(Status::kInvalidArgument,
+                     Shown(source_name) + ": the config could not be read: " + e.what() + ".");
   }
 }
 
@@ -731,27 +735,31 @@ Result<Config> Config::FromFile(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
     const int err = errno;
-    return MakeError(
-        err == ENOENT ? Status::kNotFound : Status::kIoError,
-        "cannot open config file '" + path + "': " + std::generic_category().message(err) + ".");
+    return MakeError(err == ENOENT ? Status::kNotFound : Status::kIoError,
+                     "cannot open config file " + Quoted(path, '\'') + ": " +
+                         std::generic_category().message(err) + ".");
   }
   std::string text;
   char buffer[4096];
   size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
+  // One byte past the limit is enough to refuse the file (PrescanConfig says so): a config
+  // named by mistake (a disk image, /dev/zero) is never read whole.
+  while (text.size() <= kMaxConfigBytes && (n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) {
+    text.append(buffer, n);
+  }
   // fopen succeeds on a directory; the read is what fails (EISDIR).
   const bool failed = std::ferror(file) != 0;
   const int err = errno;
   std::fclose(file);
   if (failed) {
-    return MakeError(Status::kIoError, "cannot read config file '" + path +
-                                           "': " + std::generic_category().message(err) + ".");
+    return MakeError(Status::kIoError, "cannot read config file " + Quoted(path, '\'') + ": " +
+                                           std::generic_category().message(err) + ".");
   }
   return FromString(text, path);
 }
 
 Result<uint64_t> ParseSize(std::string_view text) {
-  const std::string quoted = Quote(text);
+  const std::string quoted = Quoted(text);
   const std::string units_hint = " (use " + std::string(kSizeUnitList) + ")";
   if (text.empty()) {
     return MakeError(Status::kInvalidArgument,

@@ -20,6 +20,7 @@
 
 #include "tiers/fault_injection.h"
 #include "tiers/page.h"
+#include "tiers/tier_capacity.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -268,18 +269,10 @@ class CompressedTier::Reservation {
 
 Result<std::unique_ptr<CompressedTier>> CompressedTier::Open(const CompressedTierOptions& options) {
   const std::string what = "tier '" + options.name + "'";
-  const uint64_t frames = options.capacity_bytes / kPageSize;
-  if (frames < kMinFrames) {
-    return MakeError(Status::kInvalidArgument,
-                     what + ": capacity " + std::to_string(options.capacity_bytes) +
-                         " bytes is below the 4 frames (16384 bytes) a compressed tier needs.");
-  }
-  if (frames > kMaxFrames) {
-    return MakeError(Status::kInvalidArgument,
-                     what + ": capacity " + std::to_string(options.capacity_bytes) +
-                         " bytes exceeds the largest compressed tier, " +
-                         std::to_string(kMaxFrames * kPageSize) + " bytes.");
-  }
+  Result<uint64_t> capacity =
+      CheckTierCapacity(TierKind::kCompressed, options.capacity_bytes, what);
+  if (!capacity) return capacity.take_error();
+  const uint64_t frames = *capacity / kPageSize;
   if (options.codec == Codec::kZstd && (options.level < 1 || options.level > 19)) {
     return MakeError(Status::kInvalidArgument,
                      what + ": zstd level " + std::to_string(options.level) + " is outside 1..19.");

@@ -1,10 +1,12 @@
 #include "tiers/dram_tier.h"
 
+#include "tiers/tier_capacity.h"
+
 namespace tierswap {
 
 Result<std::unique_ptr<DramTier>> DramTier::Open(const DramTierOptions& options) {
   const std::string what = "tier '" + options.name + "'";
-  auto bytes = FrameTierBytes(options.capacity_bytes, what);
+  auto bytes = CheckTierCapacity(TierKind::kDram, options.capacity_bytes, what);
   if (!bytes) return bytes.take_error();
   auto arena = FrameArena::Map(*bytes, options.prefault, what);
   if (!arena) return arena.take_error();

@@ -50,18 +50,4 @@ void FrameTier::DoFree(TierHandle handle) {
   alloc_.Free(FrameOf(handle));
 }
 
-Result<uint64_t> FrameTierBytes(uint64_t capacity_bytes, const std::string& what) {
-  const uint64_t bytes = capacity_bytes / kPageSize * kPageSize;
-  if (bytes == 0) {
-    return MakeError(
-        Status::kInvalidArgument,
-        what + ": capacity " + std::to_string(capacity_bytes) + " bytes holds no 4 KiB page");
-  }
-  if ((bytes >> kPageShift) >= FrameAllocator::kNoFrame) {
-    return MakeError(Status::kInvalidArgument, what + ": capacity " + std::to_string(bytes) +
-                                                   " bytes exceeds the 16 TiB limit");
-  }
-  return bytes;
-}
-
 }  // namespace tierswap

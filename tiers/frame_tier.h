@@ -49,10 +49,6 @@ class FrameTier : public Tier {
   FrameAllocator alloc_;
 };
 
-// Checks a capacity for a frame tier: rounds down to whole pages; refuses 0 and > 16 TiB.
-// `what` names the tier in the message.
-Result<uint64_t> FrameTierBytes(uint64_t capacity_bytes, const std::string& what);
-
 }  // namespace tierswap
 
 #endif  // TIERSWAP_TIERS_FRAME_TIER_H_

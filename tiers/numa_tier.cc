@@ -4,6 +4,7 @@
 
 #include "tiers/fault_injection.h"
 #include "tiers/numa_topology.h"
+#include "tiers/tier_capacity.h"
 
 namespace tierswap {
 namespace {
@@ -22,7 +23,7 @@ NumaTier::NumaTier(std::string name, int node, FrameArena arena, uint64_t mispla
 
 Result<std::unique_ptr<NumaTier>> NumaTier::Open(const NumaTierOptions& options) {
   const std::string what = "tier '" + options.name + "'";
-  auto bytes = FrameTierBytes(options.capacity_bytes, what);
+  auto bytes = CheckTierCapacity(TierKind::kNuma, options.capacity_bytes, what);
   if (!bytes) return bytes.take_error();
   auto nodes = DiscoverNumaNodes();
   if (!nodes) {

@@ -13,6 +13,7 @@
 
 #include "tiers/fault_injection.h"
 #include "tiers/frame_tier.h"
+#include "tiers/tier_capacity.h"
 
 namespace tierswap {
 namespace {
@@ -244,7 +245,7 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
     return Fail(Status::kInvalidArgument, what,
                 "path is empty; give \"anon\", a file, or a device-DAX device");
   }
-  auto capacity = FrameTierBytes(options.capacity_bytes, what);
+  auto capacity = CheckTierCapacity(TierKind::kPmem, options.capacity_bytes, what);
   if (!capacity) return capacity.take_error();
   uint64_t bytes = *capacity;
 

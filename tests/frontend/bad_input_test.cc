@@ -189,13 +189,18 @@ TEST(BadConfigTest, AbsurdSizeOrCountIsRefused) {
   ExpectRefused({
       {"[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = \"999999TiB\"\n",
        4,
-       {"tier 'a'", "key 'capacity'", "more than a tier can hold"}},
+       {"tier 'a'", "key 'capacity'", "more than a dram tier can hold"}},
       {"[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = \"16TiB\"\n",
        4,
-       {"key 'capacity'", "17592186044416 bytes is more than a tier can hold"}},
+       {"key 'capacity'", "17592186044416 bytes is more than a dram tier can hold",
+        "at most 17592186040320 bytes, 16 TiB - 4 KiB"}},
+      {"[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = \"128GiB\"\n",
+       4,
+       {"key 'capacity'", "more than a compressed tier can hold",
+        "at most 137438949376 bytes, 128 GiB - 4 KiB"}},
       {"[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = 9223372036854775807\n",
        4,
-       {"key 'capacity'", "more than a tier can hold"}},
+       {"key 'capacity'", "more than a dram tier can hold"}},
       {"[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = \"18446744073709551616\"\n",
        4,
        {"key 'capacity'", "too large; a size must fit in 64 bits"}},
@@ -222,16 +227,21 @@ TEST(BadConfigTest, CapacityThatHoldsNoPageIsRefused) {
   ExpectRefused({
       {"[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = 0\n",
        4,
-       {"key 'capacity'", "holds no 4 KiB page", "minimum is 4096"}},
+       {"key 'capacity'", "a capacity of 0 bytes is less than a dram tier needs",
+        "at least 4096 bytes, 4 KiB"}},
       {"[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = \"0MiB\"\n",
        4,
-       {"key 'capacity'", "holds no 4 KiB page"}},
+       {"key 'capacity'", "less than a dram tier needs"}},
       {"[[tier]]\nname = \"a\"\nkind = \"dram\"\ncapacity = \"4095\"\n",
        4,
-       {"key 'capacity'", "4095 bytes holds no 4 KiB page"}},
+       {"key 'capacity'", "4095 bytes is less than a dram tier needs"}},
+      {"[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = \"12KiB\"\n",
+       4,
+       {"tier 'z'", "key 'capacity'", "12288 bytes is less than a compressed tier needs",
+        "at least 16384 bytes, 16 KiB"}},
       {std::string("[[quota]]\ntype = 2\nmax = \"0\"\n") + kTier,
        3,
-       {"quota #1", "key 'max'", "holds no 4 KiB page"}},
+       {"quota #1", "key 'max'", "0 bytes holds no 4 KiB page"}},
   });
 }
 
@@ -319,8 +329,6 @@ TEST(BadConfigTest, TierThatCannotOpenIsRefusedAtOpenNamingFileAndLine) {
   const std::vector<Case> cases = {
       {"name = \"far\"\nkind = \"numa\"\nnode = 1023\ncapacity = \"1MiB\"\n",
        {"tier 'far'", "node 1023"}},
-      {"name = \"z\"\nkind = \"compressed\"\ncapacity = \"8KiB\"\n",
-       {"tier 'z'", "below the 4 frames"}},
   };
   for (const Case& tc : cases) {
     Result<Config> c =

@@ -554,15 +554,15 @@ TEST(ConfigTierKindsTest, KeyOfAnotherKindIsRefusedNamingWhereItApplies) {
 
 TEST(ConfigTierKindsTest, CodecMustBeKnown) {
   EXPECT_TRUE(HasText(
-      ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\ncodec = \"lzo\"\n"),
+      ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 16384\ncodec = \"lzo\"\n"),
       "test.toml:5: tier 'z': key 'codec': \"lzo\" is not one of lz4, zstd"));
 }
 
 TEST(ConfigTierKindsTest, LevelRangeDependsOnTheCodec) {
-  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 16384\n"
                               "codec = \"zstd\"\nlevel = 22\n"),
                       "test.toml:6: tier 'z': key 'level': 22 is out of range (1 to 19)"));
-  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 16384\n"
                               "level = 0\n"),
                       "key 'level': 0 is out of range (1 to 65537)"));
 }
@@ -570,17 +570,17 @@ TEST(ConfigTierKindsTest, LevelRangeDependsOnTheCodec) {
 TEST(ConfigTierKindsTest, CompressedFractionMustBeAFractionOfAPage) {
   for (const char* v : {"0", "1.5", "-0.2", "\"half\""}) {
     const std::string msg = ErrorOf(std::string("[[tier]]\nname = \"z\"\nkind = \"compressed\"\n"
-                                                "capacity = 4096\nmax_compressed_fraction = ") +
+                                                "capacity = 16384\nmax_compressed_fraction = ") +
                                     v + "\n");
     EXPECT_TRUE(HasText(msg, "test.toml:5: tier 'z': key 'max_compressed_fraction'")) << v;
   }
 }
 
 TEST(ConfigTierKindsTest, NumaBackingNeedsANodeAndDramBackingRefusesOne) {
-  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 16384\n"
                               "backing = \"numa\"\n"),
                       "key 'node' is missing; backing = \"numa\""));
-  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 4096\n"
+  EXPECT_TRUE(HasText(ErrorOf("[[tier]]\nname = \"z\"\nkind = \"compressed\"\ncapacity = 16384\n"
                               "node = 1\n"),
                       "test.toml:5: tier 'z': key 'node' needs backing = \"numa\""));
 }

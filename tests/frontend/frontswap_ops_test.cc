@@ -292,6 +292,19 @@ TEST(FrontswapOpsTest, InvalidConfigMakesStoreEnodevNamingTheKey) {
   });
 }
 
+// A config that nests 100,000 levels deep crashed the process inside the TOML parser (exit 139)
+// when named by $TIERSWAP_CONFIG. The child must live and say why the backend is missing.
+TEST(FrontswapOpsTest, DeeplyNestedConfigIsRefusedNotACrash) {
+  std::string header = "[a";
+  for (int i = 1; i < 100000; ++i) header += ".a";
+  TempConfig config(header + "]\n");
+  RunInChild(config.path().c_str(), [](const Plugin& p) {
+    const Page page = PatternPage(10);
+    EXPECT_EQ(p.ops->store(0, 0, page.data()), -ENODEV);
+    EXPECT_NE(p.Message().find("nests deeper than 16 levels"), std::string::npos) << p.Message();
+  });
+}
+
 TEST(FrontswapOpsTest, FirstCallsFromManyThreadsShareOneBackend) {
   RunInChild(nullptr, [](const Plugin& p) {
     constexpr unsigned kThreads = 8;
