@@ -13,6 +13,7 @@
 
 #include "tiers/fault_injection.h"
 #include "tiers/frame_tier.h"
+#include "tiers/owned_file.h"
 #include "tiers/tier_capacity.h"
 
 namespace tierswap {
@@ -87,7 +88,9 @@ struct BadBlocks {
   std::string note;  // "" when checked
 };
 
-BadBlocks ReadBadBlocks(const pmem2_source* source) {
+// Offsets in the result are from `data_offset` (the start of the pool) on; blocks before it,
+// in the file's header region, do not matter.
+BadBlocks ReadBadBlocks(const pmem2_source* source, uint64_t data_offset) {
   BadBlocks out;
   pmem2_badblock_context* raw = nullptr;
   const int rc = pmem2_badblock_context_new(&raw, source);
@@ -101,7 +104,9 @@ BadBlocks ReadBadBlocks(const pmem2_source* source) {
   pmem2_badblock bb;
   int next;
   while ((next = pmem2_badblock_next(ctx.get(), &bb)) == 0) {
-    out.ranges.push_back({bb.offset, bb.length});
+    if (bb.offset + bb.length <= data_offset) continue;
+    const uint64_t start = std::max<uint64_t>(bb.offset, data_offset);
+    out.ranges.push_back({start - data_offset, bb.offset + bb.length - start});
   }
   // The end of the list (PMEM2_E_NO_BAD_BLOCK_FOUND, also said for a file on a device ndctl
   // does not know: it cannot have bad blocks); any other code leaves the list incomplete.
@@ -129,108 +134,82 @@ std::vector<uint32_t> FramesOverlapping(const std::vector<PmemTierOptions::ByteR
   return frames;
 }
 
-const char* FileKind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISBLK(mode)) return "a block device (mount it with -o dax and give a file on it)";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
-// The pool file while Open works on it. Unless Keep() is called, the destructor undoes what
-// this open did: it removes a file it created and empties a file it allocated, so that a failed
-// open leaves the filesystem as it found it.
+// The pool file while Open works on it, opened under OwnedFile's rules (not shared, not
+// redirected, not planted). Unless Release() is called, the destructor undoes what this open
+// did: it removes a file it created and empties a file it allocated, so that a failed open
+// leaves the filesystem as it found it.
 class PoolFile {
  public:
-  PoolFile(std::string path, std::string what) : path_(std::move(path)), what_(std::move(what)) {}
+  explicit PoolFile(std::string what) : what_(std::move(what)) {}
   PoolFile(const PoolFile&) = delete;
   PoolFile& operator=(const PoolFile&) = delete;
   ~PoolFile() {
-    if (fd_ < 0) return;
-    if (!keep_) {
-      if (created_) {
-        (void)unlink(path_.c_str());
-      } else if (allocated_) {
-        (void)ftruncate(fd_, 0);
-      }
+    if (keep_ || file_.fd() < 0) return;
+    if (file_.created()) {
+      file_.RemoveIfCreated();
+    } else if (allocated_) {
+      (void)ftruncate(file_.fd(), 0);
     }
-    close(fd_);
   }
 
-  // Opens the file, creating it when missing, and makes sure a regular file holds `bytes`.
-  Result<void> Prepare(uint64_t bytes) {
-    // Create first, then fall back to opening: one call each way, and no window in which a
-    // file found missing appears before we create it.
-    fd_ = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
-              ? FailWithErrno(-1, EIO)
-              : open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd_ >= 0) {
-      created_ = true;
-    } else if (errno == EEXIST) {
-      fd_ = open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
-      if (fd_ < 0) {
-        const int err = errno;
-        return Fail(Status::kInvalidArgument, what_,
-                    std::string("cannot open the pool file: ") + std::strerror(err));
-      }
-    } else {
-      const int err = errno;
-      std::string problem = std::string("cannot create the pool file: ") + std::strerror(err);
-      if (err == ENOENT) problem += " (a directory on the path is missing)";
-      return Fail(Status::kInvalidArgument, what_, problem);
+  // Opens (creating when missing) and locks the pool at `path`, and makes sure a regular file
+  // holds its header and `bytes` of pool after it.
+  Result<void> Prepare(const std::string& path, uint64_t bytes) {
+    if (TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)) {
+      return Fail(Status::kInvalidArgument, what_, "cannot create the pool file: injected fault");
     }
+    auto opened =
+        OwnedFile::Open({.path = path, .kind = OwnedFileKind::kPmemPool, .allow_device = true});
+    if (!opened) {
+      return Fail(opened.error().code, what_, "the pool file: " + opened.error().message);
+    }
+    file_ = std::move(opened).value();
+    if (file_.is_device()) return {};  // device DAX is mapped as is; libpmem2 checks what it is
 
     struct stat st;
-    if (fstat(fd_, &st) != 0) {
+    if (fstat(file_.fd(), &st) != 0) {
       const int err = errno;
       return Fail(Status::kIoError, what_,
                   std::string("cannot stat the pool file: ") + std::strerror(err));
     }
-    if (S_ISCHR(st.st_mode)) {
-      is_device_ = true;  // device DAX is mapped as is; libpmem2 checks what it is
-      return {};
-    }
-    if (!S_ISREG(st.st_mode)) {
-      return Fail(Status::kInvalidArgument, what_,
-                  std::string("the pool path is ") + FileKind(st.st_mode) +
-                      ", not a regular file or a device-DAX character device");
-    }
-    const auto size = static_cast<uint64_t>(st.st_size);
-    if (size == 0) {
+    const uint64_t needed = kPmemPoolDataOffset + bytes;
+    if (static_cast<uint64_t>(st.st_size) < needed) {
       // Allocate rather than ftruncate: a sparse file would take its blocks on the store path
       // (on DAX, a block allocation under MAP_SYNC per first touch), or fail with SIGBUS there
-      // when the filesystem is full.
-      if (!created_) allocated_ = true;  // set first: a failed allocation may have grown it
+      // when the filesystem is full. A pool of ours that is too small for this capacity grows.
+      if (!file_.created() && !file_.had_header()) allocated_ = true;  // empty before: undo
       const int err = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
                           ? ENOSPC
-                          : posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
+                          : posix_fallocate(file_.fd(), 0, static_cast<off_t>(needed));
       if (err != 0) {
         return Fail(err == ENOSPC ? Status::kNoSpace : Status::kIoError, what_,
-                    "cannot allocate " + std::to_string(bytes) +
+                    "cannot allocate " + std::to_string(needed) +
                         " bytes for the pool file: " + std::strerror(err));
       }
-    } else if (size < bytes) {
-      // Not extended: a non-empty file shorter than asked for is more likely the wrong file or
-      // a wrong capacity than a pool to grow.
-      return Fail(Status::kInvalidArgument, what_,
-                  "the pool file holds " + std::to_string(size) +
-                      " bytes, less than the capacity of " + std::to_string(bytes) +
-                      " bytes; remove the file or lower capacity_bytes");
+    }
+    if (auto written = file_.WriteHeader(kPmemPoolDataOffset, bytes); !written) {
+      return Fail(written.error().code, what_, "the pool file: " + written.error().message);
     }
     return {};
   }
 
-  int fd() const { return fd_; }
-  bool is_device() const { return is_device_; }
-  void Keep() { keep_ = true; }
+  int fd() const { return file_.fd(); }
+  bool is_device() const { return file_.is_device(); }
+  // Where the pool starts in the source: after the header region of a regular file; 0 for a
+  // device, or when no file was opened (anonymous memory).
+  uint64_t data_offset() const {
+    return file_.fd() < 0 || file_.is_device() ? 0 : kPmemPoolDataOffset;
+  }
+  // The open, locked file, for the tier to hold while it lives.
+  OwnedFile Release() {
+    keep_ = true;
+    return std::move(file_);
+  }
 
  private:
-  const std::string path_;
   const std::string what_;
-  int fd_ = -1;
-  bool created_ = false;
+  OwnedFile file_;
   bool allocated_ = false;
-  bool is_device_ = false;
   bool keep_ = false;
 };
 
@@ -250,7 +229,7 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
   uint64_t bytes = *capacity;
 
   // Declared before the source: the source refers to the file's descriptor.
-  PoolFile file(options.path, what);
+  PoolFile file(what);
   pmem2_source* raw_source = nullptr;
   if (anon) {
     const int rc = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
@@ -261,7 +240,7 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
                   "libpmem2 cannot make an anonymous source: " + Pmem2Reason(rc));
     }
   } else {
-    auto prepared = file.Prepare(bytes);
+    auto prepared = file.Prepare(options.path, bytes);
     if (!prepared) return prepared.take_error();
     const int rc = TIERSWAP_INJECT_FAULT(FaultSite::kPmemMap)
                        ? -ENOMEM
@@ -307,6 +286,7 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
   ConfigPtr config(raw_config);
   // Page is the weakest granularity, so every medium maps; the effective one is read back.
   rc = pmem2_config_set_required_store_granularity(config.get(), PMEM2_GRANULARITY_PAGE);
+  if (rc == 0) rc = pmem2_config_set_offset(config.get(), file.data_offset());
   if (rc == 0) rc = pmem2_config_set_length(config.get(), bytes);
   if (rc != 0) {
     return Fail(Status::kInvalidArgument, what,
@@ -329,7 +309,7 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
   m.copy = pmem2_get_memcpy_fn(map.get());
   m.set = pmem2_get_memset_fn(map.get());
   m.drain = pmem2_get_drain_fn(map.get());
-  BadBlocks bad = ReadBadBlocks(source.get());
+  BadBlocks bad = ReadBadBlocks(source.get(), file.data_offset());
   m.badblocks_checked = bad.checked;
   m.badblock_note = std::move(bad.note);
   bad.ranges.insert(bad.ranges.end(), options.retired_ranges.begin(), options.retired_ranges.end());
@@ -352,13 +332,13 @@ Result<std::unique_ptr<PmemTier>> PmemTier::Open(const PmemTierOptions& options)
       static_cast<volatile unsigned char*>(m.base)[off] = 0;
     }
   }
-  // The mapping holds its own reference to the file: the descriptor closes with `file`.
-  file.Keep();
+  // The tier holds the file, and with it the lock, for as long as it lives.
+  m.file = file.Release();
   m.map = map.release();
-  return std::unique_ptr<PmemTier>(new PmemTier(options, m));
+  return std::unique_ptr<PmemTier>(new PmemTier(options, std::move(m)));
 }
 
-PmemTier::PmemTier(const PmemTierOptions& options, const Mapping& mapping)
+PmemTier::PmemTier(const PmemTierOptions& options, Mapping&& mapping)
     : Tier(options.name, TierKind::kPmem),
       path_(options.path),
       persist_(options.persist),
@@ -378,7 +358,8 @@ PmemTier::PmemTier(const PmemTierOptions& options, const Mapping& mapping)
       alloc_(static_cast<uint32_t>(mapping.bytes >> kPageShift)),
       bad_frames_(mapping.bad_frames.size()),
       badblocks_checked_(mapping.badblocks_checked),
-      badblock_note_(mapping.badblock_note) {
+      badblock_note_(mapping.badblock_note),
+      file_(std::move(mapping.file)) {
   // Bad frames are allocated now and never freed: no store can ever be given one. The
   // allocator is fresh, so each frame asked for is the one returned.
   for (uint32_t f : mapping.bad_frames) {

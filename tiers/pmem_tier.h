@@ -5,10 +5,17 @@
 //  - a file on a DAX filesystem (ext4/xfs -o dax): stores go straight to the medium.
 //  - a device-DAX character device (/dev/daxX.Y), mapped as is.
 //  - an ordinary file: works, but libpmem2 can then only offer page granularity.
-// A missing file is created (mode 0600) and allocated to the capacity. The file stays after the
-// tier closes: it is the user's configured path, and re-creating it at every open would cost a
-// full allocation. Its contents are not reused: the tier keeps no index on the medium, so every
-// open starts empty, like swap after a reboot.
+// A file or device is opened under OwnedFile's rules (tiers/owned_file.h): never through a
+// symbolic link, in a directory nobody else can write to, owned by the caller with mode 0600,
+// and locked for the tier's lifetime, so a second backend on the same pool is refused. A missing
+// file is created (mode 0600) and allocated to the capacity; a file that exists must be empty or
+// carry the header an earlier pool tier wrote (anything else is refused, never overwritten). The
+// header takes the file's first 4 KiB, and the pool starts at kPmemPoolDataOffset (2 MiB), so
+// that DAX can still map it with 2 MiB pages. A device-DAX device has no header (it is not
+// created, only checked and locked); its pool starts at 0. The file stays after the tier closes:
+// it is the user's configured path, and re-creating it at every open would cost a full
+// allocation. Its contents are not reused: the tier keeps no index on the medium, so every open
+// starts empty, like swap after a reboot.
 //
 // Granularity is libpmem2's "store granularity": what must be done for a store to be durable.
 // "byte" (eADR, or anonymous memory: nothing), "cache_line" (DAX: flush CPU caches) or "page"
@@ -47,6 +54,7 @@
 #include <vector>
 
 #include "tiers/frame_allocator.h"
+#include "tiers/owned_file.h"
 #include "tiers/page.h"
 #include "tiers/result.h"
 #include "tiers/tier.h"
@@ -54,6 +62,9 @@
 struct pmem2_map;  // libpmem2's; the header stays free of libpmem2 so users need not have it.
 
 namespace tierswap {
+
+// Where the pool starts in a pool file: its header (OwnedFile) comes first.
+inline constexpr uint64_t kPmemPoolDataOffset = uint64_t{2} << 20;
 
 struct PmemTierOptions {
   std::string name = "pmem";
@@ -137,9 +148,10 @@ class PmemTier final : public Tier {
     std::vector<uint32_t> bad_frames;  // sorted, unique
     bool badblocks_checked;
     std::string badblock_note;
+    OwnedFile file;  // not open for "anon"
   };
 
-  PmemTier(const PmemTierOptions& options, const Mapping& mapping);
+  PmemTier(const PmemTierOptions& options, Mapping&& mapping);
 
   const std::string path_;
   const bool persist_;
@@ -155,6 +167,8 @@ class PmemTier final : public Tier {
   const uint64_t bad_frames_;
   const bool badblocks_checked_;
   const std::string badblock_note_;
+  // Closed after the destructor has unmapped the pool: the lock lasts as long as the mapping.
+  OwnedFile file_;
 };
 
 }  // namespace tierswap

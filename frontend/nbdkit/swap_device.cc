@@ -15,6 +15,10 @@
 #include <cstring>
 #include <new>
 #include <string_view>
+#include <utility>
+
+#include "tiers/owned_file.h"
+#include "tiers/quoted.h"
 
 namespace tierswap {
 namespace {
@@ -88,62 +92,67 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
-// Opens (or creates) the backing file and sizes it. `created` tells the caller whether to
-// remove it should the open fail later.
-Result<int> OpenBacking(const std::string& path, uint64_t size, bool* created) {
-  *created = false;
+// Opens (or creates) the backing file under OwnedFile's rules, locks it, and sizes it: the
+// header in the first kBackingDataOffset bytes, the device's bytes after it. A named file must
+// be new, empty, or the backing file of an earlier device (its header says so); its old pages
+// mean nothing without that device's page map and are dropped. Returns a descriptor of the same
+// open file as *owned, so the lock lasts until the device closes it; `owned` stays unopened for
+// an unnamed temporary file.
+Result<int> OpenBacking(const std::string& path, uint64_t size, OwnedFile* owned) {
   int fd;
-  std::string shown = path;  // the name messages use
+  std::string shown;  // the name messages use
   if (path.empty()) {
     const char* dir = std::getenv("TMPDIR");
     if (dir == nullptr || *dir == '\0') dir = "/var/tmp";
-    shown = std::string("(unlinked temporary file in ") + dir + ")";
+    shown = "(unlinked temporary file in " + Quoted(dir, '\'') + ")";
     fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) {
-      return MakeError(Status::kIoError, "cannot create an unlinked temporary backing file in '" +
-                                             std::string(dir) + "': " + ErrnoText(errno) +
+      return MakeError(Status::kIoError, "cannot create an unlinked temporary backing file in " +
+                                             Quoted(dir, '\'') + ": " + ErrnoText(errno) +
                                              " (name one with backing=FILE)");
     }
   } else {
-    fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-      fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      *created = fd >= 0;
+    shown = Quoted(path, '\'');
+    auto opened = OwnedFile::Open({.path = path, .kind = OwnedFileKind::kSwapBacking});
+    if (!opened) {
+      return MakeError(opened.error().code,
+                       "backing file " + shown + ": " + opened.error().message);
     }
+    *owned = std::move(opened).value();
+    fd = fcntl(owned->fd(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
+      return MakeError(Status::kIoError, "backing file " + shown + ": " + ErrnoText(errno));
+    }
+    // An earlier device's pages: dropped (the size below gives the space back, sparse).
+    if (owned->had_header() && ftruncate(fd, 0) != 0) {
+      const int err = errno;
+      close(fd);
       return MakeError(Status::kIoError,
-                       "cannot open or create backing file '" + path + "': " + ErrnoText(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      close(fd);
-      return MakeError(Status::kInvalidArgument,
-                       "backing file '" + path + "' is not a regular file");
-    }
-    if (st.st_blocks != 0) {
-      close(fd);
-      return MakeError(
-          Status::kInvalidArgument,
-          "backing file '" + path + "' already holds data (" +
-              std::to_string(static_cast<uint64_t>(st.st_blocks) * 512) +
-              " bytes allocated); the device starts empty and would discard it: remove the "
-              "file or name a new one");
+                       "cannot empty backing file " + shown + ": " + ErrnoText(err));
     }
   }
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+  if (ftruncate(fd, static_cast<off_t>(SwapDevice::kBackingDataOffset + size)) != 0) {
     const int err = errno;
     close(fd);
-    return MakeError(Status::kIoError, "cannot size backing file '" + shown + "' to " +
+    return MakeError(Status::kIoError, "cannot size backing file " + shown + " to " +
                                            std::to_string(size) + " bytes: " + ErrnoText(err));
   }
   // Pages tierswap takes over are punched out of the file; make sure that works here.
-  if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, SwapDevice::kPageSize) != 0) {
+  if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, SwapDevice::kBackingDataOffset,
+                SwapDevice::kPageSize) != 0) {
     const int err = errno;
     close(fd);
-    return MakeError(Status::kIoError, "backing file '" + shown +
-                                           "' is on a filesystem that cannot punch holes "
+    return MakeError(Status::kIoError, "backing file " + shown +
+                                           " is on a filesystem that cannot punch holes "
                                            "(fallocate PUNCH_HOLE: " +
                                            ErrnoText(err) + ")");
+  }
+  if (owned->fd() >= 0) {
+    if (auto written = owned->WriteHeader(SwapDevice::kBackingDataOffset, size); !written) {
+      close(fd);
+      return MakeError(written.error().code,
+                       "backing file " + shown + ": " + written.error().message);
+    }
   }
   return fd;
 }
@@ -181,13 +190,16 @@ Result<std::unique_ptr<SwapDevice>> SwapDevice::Open(const SwapDeviceOptions& op
                      "device size " + std::to_string(options.size) +
                          " is not a positive multiple of 4096 bytes (one swap page)");
   }
-  bool created = false;
-  Result<int> fd = OpenBacking(options.backing_path, options.size, &created);
-  if (!fd) return fd.take_error();
+  OwnedFile owned;
+  Result<int> fd = OpenBacking(options.backing_path, options.size, &owned);
+  if (!fd) {
+    owned.RemoveIfCreated();
+    return fd.take_error();
+  }
   // Undo what was done so far when a later step fails.
   auto fail = [&](Error e) -> Error {
     close(*fd);
-    if (created) unlink(options.backing_path.c_str());
+    owned.RemoveIfCreated();
     return e;
   };
 
@@ -292,7 +304,7 @@ void SwapDevice::SetHomeLocked(uint64_t page, Home home, Stripe& s) {
 void SwapDevice::PunchLocked(uint64_t page, Stripe& s) {
   // Only gives the space back: reads follow home_, never the file, for pages that left it.
   if (fallocate(backing_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                static_cast<off_t>(page * kPageSize), kPageSize) == 0) {
+                static_cast<off_t>(kBackingDataOffset + page * kPageSize), kPageSize) == 0) {
     ++s.counters.backing_punches;
   } else {
     ++s.counters.backing_punch_errors;
@@ -324,7 +336,8 @@ int SwapDevice::ReadPageLocked(uint64_t page, void* out, Stripe& s) {
                              static_cast<unsigned long>(page * kPageSize), tierswap_errormsg()));
     }
     case Home::kBacking: {
-      const int err = PreadAll(backing_fd_, out, kPageSize, static_cast<off_t>(page * kPageSize));
+      const int err = PreadAll(backing_fd_, out, kPageSize,
+                               static_cast<off_t>(kBackingDataOffset + page * kPageSize));
       if (err != 0) {
         return IoError(
             s, Fail(EIO, "cannot read page %lu from backing file '%s': %s",
@@ -355,7 +368,8 @@ int SwapDevice::WritePageLocked(uint64_t page, const void* in, Stripe& s) {
   // the old copy readable); invalidating costs one index lookup and does not depend on that.
   tierswap_invalidate_page(ts_, kType, page);
   ++s.counters.stores_rejected;
-  const int err = PwriteAll(backing_fd_, in, kPageSize, static_cast<off_t>(page * kPageSize));
+  const int err = PwriteAll(backing_fd_, in, kPageSize,
+                            static_cast<off_t>(kBackingDataOffset + page * kPageSize));
   if (err != 0) {
     SetHomeLocked(page, Home::kLost, s);
     return IoError(

@@ -2,14 +2,14 @@
 // in a backing file: the host side of a guest's swap disk (nbdkit-tierswap-plugin.so).
 //
 // Every page of the device has one home, kept in a byte per page: nowhere (reads as zeros),
-// tierswap (swap type 0, offset = page number), the backing file (same byte offset as on the
-// device), or lost (a write failed halfway; reads fail with EIO until the page is written or
-// trimmed again). Reads consult the home and nothing else, so a page is never read from the
-// place it used to live: a page tierswap accepts is punched out of the backing file only to give
-// the space back. A whole-page write offers the page to tierswap; a rejected page goes to the
-// backing file (tierswap has dropped any old copy, and is told to again). Partial pages (the swap
-// header, 512-byte probes) are read, modified and written back. Trim and write-zeroes drop whole
-// pages; write-zeroes also zeroes the partial pages at its ends.
+// tierswap (swap type 0, offset = page number), the backing file (the device's byte offset plus
+// kBackingDataOffset, after the file's header), or lost (a write failed halfway; reads fail with
+// EIO until the page is written or trimmed again). Reads consult the home and nothing else, so a
+// page is never read from the place it used to live: a page tierswap accepts is punched out of the
+// backing file only to give the space back. A whole-page write offers the page to tierswap; a
+// rejected page goes to the backing file (tierswap has dropped any old copy, and is told to again).
+// Partial pages (the swap header, 512-byte probes) are read, modified and written back. Trim and
+// write-zeroes drop whole pages; write-zeroes also zeroes the partial pages at its ends.
 //
 // Thread-safety: every method may be called concurrently. Pages are guarded by 1024 striped
 // mutexes (page number modulo 1024), taken one page at a time, so concurrent requests on
@@ -18,7 +18,10 @@
 //
 // Ownership: the device owns its tierswap handle and the backing file descriptor, both closed
 // by the destructor. A named backing file stays on disk; without a name the device uses an
-// unlinked temporary file, which disappears with the process.
+// unlinked temporary file, which disappears with the process. A named file is opened under
+// OwnedFile's rules (tiers/owned_file.h): not through a symbolic link, owned by the caller with
+// mode 0600, new or empty or an earlier device's backing file (recognised by its header, its old
+// pages dropped), and locked while the device lives, so a second device on it is refused.
 //
 // Errors: Open returns a Result whose message names the parameter or file at fault. The data
 // path returns 0 or an errno value (what nbdkit hands to the client) and leaves a sentence for
@@ -66,6 +69,8 @@ struct SwapDeviceCounters {
 class SwapDevice {
  public:
   static constexpr uint64_t kPageSize = TIERSWAP_PAGE_SIZE;
+  // Where the device's bytes start in the backing file: its header (OwnedFile) comes first.
+  static constexpr uint64_t kBackingDataOffset = 4096;
 
   // Opens the tierswap backend from options.config_path, initialises swap type 0 with
   // size / 4096 slots, and opens (or creates, sparse) the backing file. A backing file that

@@ -102,7 +102,8 @@ for k in sys.argv[2].split("."): v = v[k]
 print(v)' "$1" "$2"
 }
 
-allocated_pages() { echo $(($(stat -c '%b * %B' "$1") / PAGE)); }
+# Allocated pages of a backing file's data: its first page is the header tierswap writes.
+allocated_pages() { echo $(($(stat -c '%b * %B' "$1") / PAGE - 1)); }
 
 write_config() {  # FILE CAPACITY_BYTES
   cat >"$1" <<EOF
@@ -128,7 +129,7 @@ done
 
 begin BadParametersFailWithMessagesNamingThem
 write_config "$tmp/ok.toml" $((64 * PAGE))
-echo "not swap" >"$tmp/precious"
+(umask 077 && echo "not swap" >"$tmp/precious")
 bad=0
 expect_error() {  # MESSAGE-FRAGMENT ARGS...
   local want=$1
@@ -148,7 +149,11 @@ expect_error "unknown parameter 'colour'" 1M colour=red
 expect_error "parameter 'backing' is given twice" 1M backing="$tmp/a" backing="$tmp/b"
 expect_error "config=$tmp/none.toml: cannot use this tierswap config file" 1M \
   config="$tmp/none.toml"
-expect_error "backing file '$tmp/precious' already holds data" 1M backing="$tmp/precious"
+expect_error "backing file '$tmp/precious': it holds 9 bytes and no tierswap header" 1M \
+  backing="$tmp/precious"
+ln -s "$tmp/precious" "$tmp/link"
+expect_error "backing file '$tmp/link': it is a symbolic link" 1M backing="$tmp/link"
+[[ $(cat "$tmp/precious") == "not swap" ]] || { echo "  precious was changed"; bad=1; }
 printf '[[tier]]\nname = "x"\nkind = "dram"\n' >"$tmp/broken.toml"
 expect_error "tierswap could not open config '$tmp/broken.toml'" 1M config="$tmp/broken.toml"
 ((bad == 0)) && pass || fail "see above"

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -44,11 +45,12 @@ std::string DramConfig(const TempDir& dir, uint64_t pages) {
   return path;
 }
 
-// Allocated bytes of the backing file, in pages.
+// Allocated bytes of the backing file's data, in pages: the header's page is not counted.
 uint64_t AllocatedPages(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return ~uint64_t{0};
-  return static_cast<uint64_t>(st.st_blocks) * 512 / kPage;
+  const uint64_t pages = static_cast<uint64_t>(st.st_blocks) * 512 / kPage;
+  return pages - SwapDevice::kBackingDataOffset / kPage;
 }
 
 std::vector<unsigned char> RandomBytes(size_t n, uint64_t seed) {
@@ -377,8 +379,9 @@ TEST(SwapDeviceOpenTest, CreatesASparseBackingFileOfTheDeviceSize) {
   ASSERT_NE(dev, nullptr);
   struct stat st;
   ASSERT_EQ(stat(options.backing_path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_size, 1 << 20);
-  EXPECT_EQ(st.st_blocks, 0);
+  EXPECT_EQ(st.st_size, SwapDevice::kBackingDataOffset + (1 << 20));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(AllocatedPages(options.backing_path), 0u);  // sparse: only the header is written
   dev.reset();
   EXPECT_TRUE(std::filesystem::exists(options.backing_path));  // a named file stays
 }
@@ -410,17 +413,72 @@ TEST(SwapDeviceOpenTest, UnnamedBackingFileLeavesNothingBehind) {
 TEST(SwapDeviceOpenTest, RefusesABackingFileThatHoldsData) {
   TempDir dir;
   WriteFile(dir.File("precious"), "not swap");
+  ASSERT_EQ(chmod(dir.File("precious").c_str(), 0600), 0);
   Result<std::unique_ptr<SwapDevice>> dev =
       SwapDevice::Open({DramConfig(dir, 4), 1 << 20, dir.File("precious")});
   ASSERT_FALSE(dev.ok());
-  EXPECT_NE(
-      dev.error().message.find("backing file '" + dir.File("precious") + "' already holds data"),
-      std::string::npos)
+  EXPECT_NE(dev.error().message.find("backing file '" + dir.File("precious") +
+                                     "': it holds 8 bytes and no tierswap header"),
+            std::string::npos)
       << dev.error().message;
   std::ifstream in(dir.File("precious"));
   std::string text;
   std::getline(in, text);
   EXPECT_EQ(text, "not swap");  // untouched
+}
+
+// Two devices on one backing file both started, and device A then read 240 of 256 pages of
+// device B's data. The second device is refused, naming the first one's process.
+TEST(SwapDeviceOpenTest, RefusesASecondDeviceOnTheSameBackingFile) {
+  TempDir dir;
+  const SwapDeviceOptions options{DramConfig(dir, 1), 256 * kPage, dir.File("shared")};
+  std::unique_ptr<SwapDevice> a = OpenOrDie(options);
+  ASSERT_NE(a, nullptr);
+  const std::vector<unsigned char> data = RandomBytes(256 * kPage, 21);
+  ASSERT_EQ(a->Write(data.data(), data.size(), 0), 0);  // 255 pages go to the backing file
+  Result<std::unique_ptr<SwapDevice>> b = SwapDevice::Open(options);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("in use"), std::string::npos) << b.error().message;
+  EXPECT_NE(b.error().message.find("process " + std::to_string(getpid())), std::string::npos)
+      << b.error().message;
+  std::vector<unsigned char> got(data.size());
+  ASSERT_EQ(a->Read(got.data(), got.size(), 0), 0);
+  EXPECT_TRUE(got == data) << "the first device's pages changed";
+}
+
+TEST(SwapDeviceOpenTest, RefusesASymlinkedBackingFileAndLeavesItsTargetUntouched) {
+  TempDir dir;
+  WriteFile(dir.File("victim"), "someone else's data");
+  ASSERT_EQ(symlink(dir.File("victim").c_str(), dir.File("backing").c_str()), 0);
+  Result<std::unique_ptr<SwapDevice>> dev =
+      SwapDevice::Open({DramConfig(dir, 4), 1 << 20, dir.File("backing")});
+  ASSERT_FALSE(dev.ok());
+  EXPECT_NE(dev.error().message.find("symbolic link"), std::string::npos) << dev.error().message;
+  std::ifstream in(dir.File("victim"));
+  std::string text;
+  std::getline(in, text);
+  EXPECT_EQ(text, "someone else's data");
+  EXPECT_EQ(std::filesystem::file_size(dir.File("victim")), text.size());
+}
+
+// An earlier device's backing file is recognised by its header and reused; the device starts
+// empty, as swap does after a restart.
+TEST(SwapDeviceOpenTest, ReusesAnEarlierDevicesBackingFileAndStartsEmpty) {
+  TempDir dir;
+  const SwapDeviceOptions options{DramConfig(dir, 1), 16 * kPage, dir.File("backing")};
+  {
+    std::unique_ptr<SwapDevice> first = OpenOrDie(options);
+    ASSERT_NE(first, nullptr);
+    const std::vector<unsigned char> data = RandomBytes(16 * kPage, 23);
+    ASSERT_EQ(first->Write(data.data(), data.size(), 0), 0);
+  }
+  EXPECT_EQ(AllocatedPages(options.backing_path), 15u);
+  std::unique_ptr<SwapDevice> second = OpenOrDie(options);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(AllocatedPages(options.backing_path), 0u);
+  std::vector<unsigned char> got(16 * kPage, 0xAA);
+  ASSERT_EQ(second->Read(got.data(), got.size(), 0), 0);
+  EXPECT_TRUE(std::all_of(got.begin(), got.end(), [](unsigned char c) { return c == 0; }));
 }
 
 TEST(SwapDeviceOpenTest, RefusesABackingPathThatIsADirectory) {

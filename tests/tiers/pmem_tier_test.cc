@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -43,10 +44,19 @@ uint64_t FileSize(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : UINT64_MAX;
 }
 
-void WriteFile(const std::string& path, uint64_t bytes) {
-  std::ofstream out(path, std::ios::binary);
-  const std::string block(bytes, 'x');
-  out.write(block.data(), static_cast<std::streamsize>(block.size()));
+// Writes `bytes` of 'x' to `path`, mode 0600 (a file of the caller's that others cannot reach).
+void WriteFile(const std::string& path, uint64_t bytes, char fill = 'x') {
+  {
+    std::ofstream out(path, std::ios::binary);
+    const std::string block(bytes, fill);
+    out.write(block.data(), static_cast<std::streamsize>(block.size()));
+  }
+  chmod(path.c_str(), 0600);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // Reads back the 4 KiB at `offset` of a file with ordinary I/O, behind the tier's back.
@@ -219,11 +229,12 @@ TEST_F(PmemTierTest, StoredPageIsInThePoolFileAtItsFrameOffset) {
     TierHandle h;
     ASSERT_EQ((*t)->Store(PatternPage(7).data(), &h), Status::kOk);
     const uint64_t offset = static_cast<uint64_t>((*t)->FrameAddress(h) - (*t)->FrameAddress(0));
-    EXPECT_EQ(ReadFilePage(path, offset), PatternPage(7));
+    // The pool starts after the file's header region.
+    EXPECT_EQ(ReadFilePage(path, kPmemPoolDataOffset + offset), PatternPage(7));
   }
 }
 
-TEST_F(PmemTierTest, CreatesMissingFileWithMode0600AndCapacitySizeAndKeepsItAfterClose) {
+TEST_F(PmemTierTest, CreatesMissingFileWithMode0600HeaderAndCapacityAndKeepsItAfterClose) {
   const std::string path = dir_ + "/pool";
   {
     auto t = PmemTier::Open(FileOptions(path));
@@ -232,9 +243,10 @@ TEST_F(PmemTierTest, CreatesMissingFileWithMode0600AndCapacitySizeAndKeepsItAfte
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     EXPECT_TRUE(S_ISREG(st.st_mode));
     EXPECT_EQ(st.st_mode & 07777, 0600u) << std::oct << (st.st_mode & 07777);
-    EXPECT_EQ(static_cast<uint64_t>(st.st_size), kPages * kPageSize);
+    EXPECT_EQ(static_cast<uint64_t>(st.st_size), kPmemPoolDataOffset + kPages * kPageSize);
     // Allocated, not sparse: the store path must not allocate blocks.
     EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, kPages * kPageSize);
+    EXPECT_EQ(ReadAll(path).substr(0, 8), "tierswap") << "the header names the file tierswap's";
   }
   EXPECT_TRUE(Exists(path)) << "the pool file must stay after the tier closes";
   // And it opens again.
@@ -243,14 +255,23 @@ TEST_F(PmemTierTest, CreatesMissingFileWithMode0600AndCapacitySizeAndKeepsItAfte
   ExpectRoundTrip(**again, 4, 1);
 }
 
-TEST_F(PmemTierTest, UsesTheStartOfALargerExistingFileWithoutResizingIt) {
+TEST_F(PmemTierTest, UsesTheStartOfALargerPoolOfItsOwnWithoutResizingIt) {
   const std::string path = dir_ + "/big";
-  WriteFile(path, 3 * kPages * kPageSize);
+  ASSERT_TRUE(PmemTier::Open(FileOptions(path, 3 * kPages)).ok());
   auto t = PmemTier::Open(FileOptions(path));
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_EQ((*t)->capacity_bytes(), kPages * kPageSize);
-  EXPECT_EQ(FileSize(path), 3 * kPages * kPageSize);
+  EXPECT_EQ(FileSize(path), kPmemPoolDataOffset + 3 * kPages * kPageSize);
   ExpectRoundTrip(**t, kPages, 300);
+}
+
+TEST_F(PmemTierTest, GrowsAPoolOfItsOwnToALargerCapacity) {
+  const std::string path = dir_ + "/grow";
+  ASSERT_TRUE(PmemTier::Open(FileOptions(path, 16)).ok());
+  auto t = PmemTier::Open(FileOptions(path, kPages));
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(FileSize(path), kPmemPoolDataOffset + kPages * kPageSize);
+  ExpectRoundTrip(**t, kPages, 400);
 }
 
 TEST_F(PmemTierTest, AllocatesAnEmptyExistingFileToCapacity) {
@@ -258,7 +279,7 @@ TEST_F(PmemTierTest, AllocatesAnEmptyExistingFileToCapacity) {
   WriteFile(path, 0);
   auto t = PmemTier::Open(FileOptions(path));
   ASSERT_TRUE(t.ok()) << t.error().message;
-  EXPECT_EQ(FileSize(path), kPages * kPageSize);
+  EXPECT_EQ(FileSize(path), kPmemPoolDataOffset + kPages * kPageSize);
 }
 
 TEST_F(PmemTierTest, ExportsPathGranularityPersistAndDax) {
@@ -289,7 +310,7 @@ TEST_F(PmemTierTest, ExportsPathGranularityPersistAndDax) {
 TEST_F(PmemTierTest, RefusesMissingParentDirectoryAndCreatesNothing) {
   const PmemTierOptions o = FileOptions(dir_ + "/missing/pool");
   const std::string msg = ExpectOpenFails(o);
-  EXPECT_NE(msg.find(std::strerror(ENOENT)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
   EXPECT_FALSE(Exists(dir_ + "/missing"));
 }
 
@@ -317,13 +338,100 @@ TEST_F(PmemTierTest, RefusesAPathInAnUnwritableDirectoryAndCreatesNothing) {
   EXPECT_FALSE(Exists(path));
 }
 
-TEST_F(PmemTierTest, RefusesExistingFileSmallerThanCapacityNamingBothSizesAndLeavesItAlone) {
-  const std::string path = dir_ + "/small";
-  WriteFile(path, 2 * kPageSize);
-  const std::string msg = ExpectOpenFails(FileOptions(path, 16));
-  EXPECT_NE(msg.find(std::to_string(2 * kPageSize)), std::string::npos) << msg;
-  EXPECT_NE(msg.find(std::to_string(16 * kPageSize)), std::string::npos) << msg;
-  EXPECT_EQ(FileSize(path), 2 * kPageSize);
+// A file with data tierswap did not write is not a pool to reuse, whatever its size.
+TEST_F(PmemTierTest, RefusesAnExistingFileItDidNotWriteAndLeavesItAlone) {
+  for (const uint64_t bytes : {2 * kPageSize, kPmemPoolDataOffset + 4 * kPages * kPageSize}) {
+    const std::string path = dir_ + "/data" + std::to_string(bytes);
+    WriteFile(path, bytes, 'd');
+    const std::string msg = ExpectOpenFails(FileOptions(path, 16));
+    EXPECT_NE(msg.find("no tierswap header"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("never overwrites"), std::string::npos) << msg;
+    EXPECT_EQ(ReadAll(path), std::string(bytes, 'd'));
+  }
+}
+
+// ---- files nobody else can share, redirect or plant (docs/reliability.md, threat model) ------
+
+// A symlink at the pool path made the open zero 2,048 page starts of the file it pointed to.
+TEST_F(PmemTierTest, RefusesASymlinkAndLeavesItsTargetUntouched) {
+  const std::string victim = dir_ + "/victim";
+  WriteFile(victim, kPmemPoolDataOffset + 4 * kPages * kPageSize, 'v');
+  const std::string before = ReadAll(victim);
+  ASSERT_EQ(symlink(victim.c_str(), (dir_ + "/pool").c_str()), 0) << std::strerror(errno);
+  for (bool prefault : {false, true}) {
+    PmemTierOptions o = FileOptions(dir_ + "/pool");
+    o.prefault = prefault;
+    const std::string msg = ExpectOpenFails(o);
+    EXPECT_NE(msg.find("symbolic link"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(ReadAll(victim) == before) << "the link's target was changed";
+  // A dangling link is not followed to create its target either.
+  ASSERT_EQ(symlink((dir_ + "/created-through-link").c_str(), (dir_ + "/dangling").c_str()), 0);
+  ExpectOpenFails(FileOptions(dir_ + "/dangling"));
+  EXPECT_FALSE(Exists(dir_ + "/created-through-link"));
+}
+
+// Two backends on one pool: the first one's loads returned the second one's bytes.
+TEST_F(PmemTierTest, SecondTierOnTheSamePoolIsRefusedNamingTheHolder) {
+  const std::string path = dir_ + "/pool";
+  auto first = PmemTier::Open(FileOptions(path));
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  TierHandle h;
+  ASSERT_EQ((*first)->Store(PatternPage(1).data(), &h), Status::kOk);
+  const std::string msg = ExpectOpenFails(FileOptions(path));
+  EXPECT_NE(msg.find("in use"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("process " + std::to_string(getpid())), std::string::npos) << msg;
+  PageBuf out{};
+  ASSERT_EQ((*first)->Load(h, out.data()), Status::kOk);
+  EXPECT_EQ(out, PatternPage(1));
+  (*first)->Free(h);
+  first->reset();
+  // Free again once the first tier is gone.
+  auto second = PmemTier::Open(FileOptions(path));
+  EXPECT_TRUE(second.ok()) << second.error().message;
+}
+
+// A file another user made in a world-writable directory let that user read and rewrite root's
+// pages.
+TEST_F(PmemTierTest, RefusesAFileOfAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+  const std::string path = dir_ + "/planted";
+  WriteFile(path, 0);
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0) << std::strerror(errno);
+  const std::string msg = ExpectOpenFails(FileOptions(path));
+  EXPECT_NE(msg.find("belongs to uid 65534"), std::string::npos) << msg;
+  EXPECT_EQ(FileSize(path), 0u);
+}
+
+TEST_F(PmemTierTest, RefusesAFileOthersMayReadOrWrite) {
+  const std::string path = dir_ + "/open-to-all";
+  WriteFile(path, 0);
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+  const std::string msg = ExpectOpenFails(FileOptions(path));
+  EXPECT_NE(msg.find("mode 0666"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("chmod 600"), std::string::npos) << msg;
+  EXPECT_EQ(FileSize(path), 0u);
+}
+
+TEST_F(PmemTierTest, RefusesADirectoryOthersMayWriteUnlessItIsSticky) {
+  const std::string shared = dir_ + "/shared";
+  ASSERT_EQ(mkdir(shared.c_str(), 0700), 0);
+  ASSERT_EQ(chmod(shared.c_str(), 0777), 0);
+  const std::string msg = ExpectOpenFails(FileOptions(shared + "/pool"));
+  EXPECT_NE(msg.find("not sticky"), std::string::npos) << msg;
+  EXPECT_FALSE(Exists(shared + "/pool"));
+  // Like /tmp: others may create names there but not replace this one.
+  ASSERT_EQ(chmod(shared.c_str(), 01777), 0);
+  auto t = PmemTier::Open(FileOptions(shared + "/pool"));
+  EXPECT_TRUE(t.ok()) << t.error().message;
+}
+
+TEST_F(PmemTierTest, RefusesAPoolWithASecondName) {
+  const std::string path = dir_ + "/pool";
+  ASSERT_TRUE(PmemTier::Open(FileOptions(path)).ok());
+  ASSERT_EQ(link(path.c_str(), (dir_ + "/other-name").c_str()), 0) << std::strerror(errno);
+  const std::string msg = ExpectOpenFails(FileOptions(path));
+  EXPECT_NE(msg.find("hard links"), std::string::npos) << msg;
 }
 
 TEST_F(PmemTierTest, RefusesZeroCapacityAndCreatesNothing) {
@@ -345,8 +453,15 @@ TEST_F(PmemTierTest, RefusesAFifo) {
 }
 
 TEST_F(PmemTierTest, RefusesACharacterDeviceThatIsNotDeviceDax) {
-  // libpmem2 sets no message for this one; the tier's message must still say what happened.
-  const std::string msg = ExpectOpenFails(FileOptions("/dev/null"));
+  // /dev/null lets everyone write to it: refused before libpmem2 sees it.
+  const std::string open_to_all = ExpectOpenFails(FileOptions("/dev/null"));
+  EXPECT_NE(open_to_all.find("mode 0666"), std::string::npos) << open_to_all;
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to make a private /dev/null";
+  // A private node of the same device gets to libpmem2, which sets no message for it; the
+  // tier's message must still say what happened.
+  const std::string path = dir_ + "/null";
+  ASSERT_EQ(mknod(path.c_str(), S_IFCHR | 0600, makedev(1, 3)), 0) << std::strerror(errno);
+  const std::string msg = ExpectOpenFails(FileOptions(path));
   EXPECT_NE(msg.find("device DAX"), std::string::npos) << msg;
   EXPECT_NE(msg.find("libpmem2"), std::string::npos) << msg;
 }
