@@ -594,6 +594,13 @@ Result<void> ReadStats(const Reporter& report, const toml::node& node, StatsConf
        }) {
     if (!r) return r.error();
   }
+  auto line_of = [table](std::string_view key) {
+    const toml::node* n = table->get(key);
+    return n != nullptr ? LineOf(*n) : 0;
+  };
+  st->listen_line = line_of("listen");
+  st->dump_file_line = line_of("dump_file");
+  st->dump_interval_line = line_of("dump_interval_ms");
   if (!st->listen.empty()) {
     // host:port, host an IPv4 address or "localhost", port 1-65535. Whether a non-loopback
     // host is allowed is decided where the listener opens (allow_remote).
@@ -682,6 +689,7 @@ Result<Config> FromTable(const Reporter& report, const toml::table& root,
   }
   if (const toml::node* stats = root.get("stats")) {
     if (Result<void> r = ReadStats(report, *stats, &config.stats); !r) return r.take_error();
+    config.stats.source = std::string(source_name);
   }
   if (const toml::node* quotas = root.get("quota")) {
     if (Result<void> r = ReadQuotas(report, *quotas, &config); !r) return r.take_error();

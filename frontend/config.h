@@ -66,7 +66,13 @@ struct StatsConfig {
   std::string dump_file;      // append a timestamped JSON line every dump_interval_ms
   uint64_t dump_interval_ms = 10'000;
   bool latency_histograms = true;  // time every tier load and store (per-tier histograms)
-  int line = 0;
+  // Where each came from, for messages in the config's own "<file>:<line>: " form (0: not
+  // given in a file).
+  std::string source;
+  int line = 0;  // the [stats] table
+  int listen_line = 0;
+  int dump_file_line = 0;
+  int dump_interval_line = 0;
 };
 
 struct Config {

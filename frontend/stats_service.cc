@@ -23,6 +23,8 @@
 #include "frontend/prometheus_sink.h"
 #include "frontend/quiet_thread.h"
 #include "frontend/stats_export.h"
+#include "tiers/owned_file.h"
+#include "tiers/quoted.h"
 
 namespace tierswap {
 
@@ -31,11 +33,15 @@ namespace {
 constexpr uint64_t kMinIntervalMs = 10;
 constexpr uint64_t kMaxIntervalMs = 86'400'000;
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-// "line 7: " when the [stats] table came from a file, so messages point at it.
-std::string Where(const StatsConfig& config) {
-  return config.line > 0 ? "line " + std::to_string(config.line) + ": " : "";
+// "<file>:<line>: [stats]: key 'listen': " when the key came from a config file, as the loader's
+// messages say it; "[stats]: key 'listen': " otherwise.
+std::string Where(const StatsConfig& config, int line, std::string_view key) {
+  std::string at;
+  if (line > 0) {
+    at = (config.source.empty() ? std::string("line ") : Shown(config.source) + ":") +
+         std::to_string(line) + ": ";
+  }
+  return at + "[stats]: key '" + std::string(key) + "': ";
 }
 
 struct HostPort {
@@ -83,7 +89,7 @@ Result<uint64_t> ParseIntervalSeconds(const char* text) {
   const double ms = seconds * 1000.0;
   if (!number || ms < double(kMinIntervalMs) || ms > double(kMaxIntervalMs)) {
     return MakeError(Status::kInvalidArgument,
-                     "$TIERSWAP_STATS_INTERVAL = " + Quote(text) +
+                     "$TIERSWAP_STATS_INTERVAL = " + Quoted(text) +
                          " is not a number of seconds from 0.01 to 86400 (e.g. \"0.5\").");
   }
   return static_cast<uint64_t>(std::llround(ms));
@@ -126,11 +132,11 @@ std::string StatsService::DumpLine(const Backend& backend) {
 Result<std::unique_ptr<StatsService>> StatsService::Start(const Backend& backend,
                                                           const StatsConfig& config) {
   std::string dump_file = config.dump_file;
-  std::string origin = Where(config) + "[stats] dump_file = " + Quote(config.dump_file);
+  std::string origin = Where(config, config.dump_file_line, "dump_file") + Quoted(config.dump_file);
   uint64_t interval_ms = config.dump_interval_ms;
   if (const char* env = std::getenv("TIERSWAP_STATS_FILE"); env != nullptr && env[0] != '\0') {
     dump_file = env;
-    origin = "$TIERSWAP_STATS_FILE = " + Quote(env);
+    origin = "$TIERSWAP_STATS_FILE = " + Quoted(env);
   }
   if (const char* env = std::getenv("TIERSWAP_STATS_INTERVAL"); env != nullptr && env[0] != '\0') {
     Result<uint64_t> ms = ParseIntervalSeconds(env);
@@ -138,7 +144,8 @@ Result<std::unique_ptr<StatsService>> StatsService::Start(const Backend& backend
     interval_ms = *ms;
   } else if (!dump_file.empty() && (interval_ms < kMinIntervalMs || interval_ms > kMaxIntervalMs)) {
     return MakeError(Status::kInvalidArgument,
-                     Where(config) + "[stats] dump_interval_ms = " + std::to_string(interval_ms) +
+                     Where(config, config.dump_interval_line, "dump_interval_ms") +
+                         std::to_string(interval_ms) +
                          " is out of range (10 to 86400000 milliseconds).");
   }
 
@@ -155,7 +162,7 @@ Result<std::unique_ptr<StatsService>> StatsService::Start(const Backend& backend
 }
 
 Result<void> StatsService::StartListener(const StatsConfig& config) {
-  const std::string what = Where(config) + "[stats] listen = " + Quote(config.listen);
+  const std::string what = Where(config, config.listen_line, "listen") + Quoted(config.listen);
   HostPort hp;
   if (!SplitListen(config.listen, &hp)) {
     return MakeError(Status::kInvalidArgument,
@@ -164,7 +171,7 @@ Result<void> StatsService::StartListener(const StatsConfig& config) {
   const bool loopback = IsLoopbackHost(hp.host);
   if (!loopback && !config.allow_remote) {
     return MakeError(Status::kInvalidArgument,
-                     what + ": " + Quote(hp.host) +
+                     what + ": " + Quoted(hp.host) +
                          " is not a loopback address (127.0.0.0/8, ::1, localhost), and the "
                          "statistics listener has no authentication; listen on 127.0.0.1, or "
                          "set allow_remote = true to serve other hosts.");
@@ -193,14 +200,19 @@ Result<void> StatsService::StartListener(const StatsConfig& config) {
 
 Result<void> StatsService::StartDump(const std::string& path, uint64_t interval_ms,
                                      std::string_view origin) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return MakeError(Status::kIoError, std::string(origin) +
-                                           ": cannot open the file to append "
-                                           "statistics to (" +
-                                           std::strerror(errno) + ").");
+  // Under OwnedFile's rules: not through a symbolic link, the caller's own file (0600 when
+  // created), locked while the backend lives, and when not empty, a dump tierswap wrote.
+  auto opened = OwnedFile::Open({.path = path,
+                                 .kind = OwnedFileKind::kStatsDump,
+                                 .open_flags = O_APPEND,
+                                 .text_prefix = std::string(kDumpLinePrefix)});
+  if (!opened) {
+    return MakeError(
+        opened.error().code,
+        std::string(origin) + ": cannot append statistics to it: " + opened.error().message + ".");
   }
-  dump_fd_ = fd;
+  dump_owned_ = std::move(opened).value();
+  dump_fd_ = dump_owned_.fd();
   dump_file_ = path;
   dump_interval_ms_ = interval_ms;
   dump_thread_ = StartQuietThread([this] { DumpLoop(); });
@@ -256,7 +268,7 @@ StatsService::~StatsService() {
     dump_cv_.SignalAll();
     dump_thread_.join();
   }
-  if (dump_fd_ >= 0) ::close(dump_fd_);
+  // dump_owned_ closes the file (and drops its lock) as the service goes.
 }
 
 }  // namespace tierswap

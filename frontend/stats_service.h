@@ -25,10 +25,11 @@
 #include <string_view>
 #include <thread>
 
-#include "placement/backend.h"
 #include "frontend/config.h"
 #include "frontend/http_server.h"
+#include "placement/backend.h"
 #include "tiers/mutex.h"
+#include "tiers/owned_file.h"
 #include "tiers/result.h"
 
 namespace tierswap {
@@ -55,9 +56,10 @@ class StatsService {
   // One dump line, without the newline: {"ts":"2026-11-26T13:00:00.123Z","unix_ms":...,
   // "stats":{...}} at the current wall-clock time.
   static std::string DumpLine(const Backend& backend);
+  // How every dump line starts: a dump file that is not empty must start so.
+  static constexpr std::string_view kDumpLinePrefix = "{\"ts\":\"";
 
  private:
-
   explicit StatsService(const Backend& backend);
   Result<void> StartListener(const StatsConfig& config);
   Result<void> StartDump(const std::string& path, uint64_t interval_ms, std::string_view origin);
@@ -70,13 +72,13 @@ class StatsService {
 
   std::string dump_file_;
   uint64_t dump_interval_ms_ = 0;
-  int dump_fd_ = -1;
+  OwnedFile dump_owned_;  // the dump file, open and locked
+  int dump_fd_ = -1;      // dump_owned_.fd()
   Mutex dump_mu_;
   CondVar dump_cv_;
   bool dump_stop_ GUARDED_BY(dump_mu_) = false;
   std::thread dump_thread_;
 };
-
 
 // Whether `host` (as written in `listen`, brackets allowed around IPv6) is a loopback address:
 // 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 or "localhost". Names are not resolved.

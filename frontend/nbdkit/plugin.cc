@@ -18,7 +18,10 @@
 #define NBDKIT_API_VERSION 2
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
+#include <fcntl.h>
 #include <nbdkit-plugin.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -159,6 +162,9 @@ int AfterFork() {
 }
 
 // Writes the statistics next to their final name, then renames, so a reader never sees half.
+// The temporary file gets a fresh name, created exclusively (mkostemp), so nothing planted
+// beside the final name (a symbolic link at "<name>.tmp") is followed or written through; the
+// rename replaces whatever is at the final name itself, never what a link there points to.
 void WriteStats() {
   PluginState& st = State();
   if (st.stats_path.empty() || st.device == nullptr) return;
@@ -167,18 +173,28 @@ void WriteStats() {
     nbdkit_error("stats=%s: %s", st.stats_path.c_str(), json.error().message.c_str());
     return;
   }
-  const std::string tmp = st.stats_path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) {
-    nbdkit_error("stats=%s: cannot create '%s': %s", st.stats_path.c_str(), tmp.c_str(),
+  std::string tmp = st.stats_path + ".XXXXXX";
+  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    nbdkit_error("stats=%s: cannot create a temporary file beside it: %s", st.stats_path.c_str(),
                  std::strerror(errno));
     return;
   }
-  const bool written = std::fwrite(json->data(), 1, json->size(), f) == json->size();
-  if (std::fclose(f) != 0 || !written || std::rename(tmp.c_str(), st.stats_path.c_str()) != 0) {
+  const char* p = json->data();
+  size_t left = json->size();
+  while (left > 0) {
+    const ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  // 0644: the statistics are counters, meant for monitoring tools that run as other users.
+  const bool written = left == 0 && fchmod(fd, 0644) == 0;
+  if (close(fd) != 0 || !written || std::rename(tmp.c_str(), st.stats_path.c_str()) != 0) {
     nbdkit_error("stats=%s: cannot write the statistics: %s", st.stats_path.c_str(),
                  std::strerror(errno));
-    std::remove(tmp.c_str());
+    unlink(tmp.c_str());
   }
 }
 

@@ -3,6 +3,7 @@
 #include "frontend/stats_service.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -209,7 +211,8 @@ TEST(StatsServiceTest, RefusesNonLoopbackListenWithoutAllowRemote) {
     auto service = StatsService::Start(*backend, Listen(address));
     ASSERT_FALSE(service.ok()) << address;
     const std::string& m = service.error().message;
-    EXPECT_NE(m.find(std::string("listen = \"") + address + "\""), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string("[stats]: key 'listen': \"") + address + "\""), std::string::npos)
+        << m;
     EXPECT_NE(m.find("not a loopback address"), std::string::npos) << m;
     EXPECT_NE(m.find("allow_remote = true"), std::string::npos) << m;
   }
@@ -263,7 +266,7 @@ TEST(StatsServiceTest, PortInUseFailsWithReason) {
   const std::string address = "127.0.0.1:" + std::to_string((*first)->port());
   auto second = StatsService::Start(*backend, Listen(address));
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().message.find("listen = \"" + address + "\": cannot listen there"),
+  EXPECT_NE(second.error().message.find("key 'listen': \"" + address + "\": cannot listen there"),
             std::string::npos)
       << second.error().message;
 }
@@ -362,12 +365,68 @@ TEST(StatsServiceTest, UnopenableDumpFileIsRefusedWithItsPath) {
   auto backend = TwoTierBackend();
   StatsConfig config;
   config.dump_file = "/nonexistent-dir/stats.jsonl";
+  config.source = "my.toml";
   config.line = 12;
+  config.dump_file_line = 14;
   auto service = StatsService::Start(*backend, config);
   ASSERT_FALSE(service.ok());
   EXPECT_EQ(service.error().message,
-            "line 12: [stats] dump_file = \"/nonexistent-dir/stats.jsonl\": cannot open the file "
-            "to append statistics to (No such file or directory).");
+            "my.toml:14: [stats]: key 'dump_file': \"/nonexistent-dir/stats.jsonl\": cannot "
+            "append statistics to it: its directory '/nonexistent-dir' is missing.");
+}
+
+// $TIERSWAP_STATS_FILE followed symlinks: a process run with it appended to whatever the link
+// pointed at. The dump file is opened as tierswap's own, from the config and the environment.
+TEST(StatsServiceTest, DumpFileThatIsASymlinkIsRefusedAndItsTargetUntouched) {
+  const auto victim = testing::TempFile("precious\n", "victim", ".txt");
+  const auto link = testing::TempFile::Named("dump-link");
+  ASSERT_EQ(symlink(victim.c_str(), link.c_str()), 0) << std::strerror(errno);
+  auto backend = TwoTierBackend();
+  {
+    ScopedEnv f("TIERSWAP_STATS_FILE", link.c_str());
+    auto service = StatsService::Start(*backend, StatsConfig{});
+    ASSERT_FALSE(service.ok());
+    EXPECT_NE(service.error().message.find("$TIERSWAP_STATS_FILE = \"" + link.path() +
+                                           "\": cannot append statistics to it: it is a "
+                                           "symbolic link"),
+              std::string::npos)
+        << service.error().message;
+  }
+  StatsConfig config;
+  config.dump_file = link.path();
+  EXPECT_FALSE(StatsService::Start(*backend, config).ok());
+  EXPECT_EQ(ReadLines(victim.path()), std::vector<std::string>{"precious"});
+}
+
+TEST(StatsServiceTest, DumpFileIsCreated0600AndLockedAndMustBeADump) {
+  const auto file = testing::TempFile::Named("dump-owned");
+  auto backend = TwoTierBackend();
+  StatsConfig config;
+  config.dump_file = file.path();
+  config.dump_interval_ms = 86'400'000;
+  {
+    auto first = StatsService::Start(*backend, config);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    struct stat st;
+    ASSERT_EQ(stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    auto second = StatsService::Start(*backend, config);
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.error().message.find("in use"), std::string::npos) << second.error().message;
+  }
+  // Closed: its one line makes it a dump, which the next service appends to.
+  ASSERT_EQ(ReadLines(file.path()).size(), 1u);
+  { ASSERT_TRUE(StatsService::Start(*backend, config).ok()); }
+  EXPECT_EQ(ReadLines(file.path()).size(), 2u);
+  // A file that is not a dump is not appended to.
+  const auto other = testing::TempFile("root:x:0:0::/root:/bin/sh\n", "not-a-dump", ".txt");
+  ASSERT_EQ(chmod(other.c_str(), 0600), 0);
+  config.dump_file = other.path();
+  auto refused = StatsService::Start(*backend, config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("do not start with"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(ReadLines(other.path()).size(), 1u);
 }
 
 TEST(StatsServiceTest, DumpIntervalOutOfRangeIsRefused) {
@@ -378,7 +437,7 @@ TEST(StatsServiceTest, DumpIntervalOutOfRangeIsRefused) {
   config.dump_interval_ms = 0;
   auto service = StatsService::Start(*backend, config);
   ASSERT_FALSE(service.ok());
-  EXPECT_NE(service.error().message.find("[stats] dump_interval_ms = 0 is out of range"),
+  EXPECT_NE(service.error().message.find("[stats]: key 'dump_interval_ms': 0 is out of range"),
             std::string::npos)
       << service.error().message;
 }
