@@ -169,21 +169,32 @@ Result<uint64_t> Backend::SetTierCapacity(unsigned tier, uint64_t bytes) {
                          " bytes (it can shrink and grow "
                          "back up to that)");
   }
-  MutexLock lock(&control_mu_);
-  t.SetLimit(bytes);
-  const Migrator::EvacuateResult r = migrator_->Evacuate(tier, writeback_, writeback_ctx_);
-  return r.remaining_pages;
+  WritebackFn writeback;
+  void* ctx;
+  {
+    MutexLock lock(&control_mu_);
+    t.SetLimit(bytes);
+    writeback = writeback_;
+    ctx = writeback_ctx_;
+  }
+  // Without control_mu_: the callback may call any control function (this one included).
+  return migrator_->Evacuate(tier, writeback, ctx).remaining_pages;
 }
 
 Result<uint64_t> Backend::TierOffline(unsigned tier) {
   if (tier >= tiers_.size()) {
     return MakeError(Status::kInvalidArgument, "no tier " + std::to_string(tier));
   }
-  MutexLock lock(&control_mu_);
-  view_.online[tier].store(false, std::memory_order_relaxed);
-  tiers_[tier]->SetLimit(0);
-  const Migrator::EvacuateResult r = migrator_->Evacuate(tier, writeback_, writeback_ctx_);
-  return r.remaining_pages;
+  WritebackFn writeback;
+  void* ctx;
+  {
+    MutexLock lock(&control_mu_);
+    view_.online[tier].store(false, std::memory_order_relaxed);
+    tiers_[tier]->SetLimit(0);
+    writeback = writeback_;
+    ctx = writeback_ctx_;
+  }
+  return migrator_->Evacuate(tier, writeback, ctx).remaining_pages;
 }
 
 Status Backend::TierOnline(unsigned tier) {

@@ -118,7 +118,8 @@ class Backend final : private MigratorHost {
   Status TierOnline(unsigned tier);
   bool IsTierOnline(unsigned tier) const;
   // The callback that takes pages no tier can hold during SetTierCapacity/TierOffline (the
-  // guest writes them to its swap device). Null: such pages stay, and the calls report them.
+  // guest writes them to its swap device), on the caller's thread with no tierswap lock held:
+  // it may call any function of the backend. Null: such pages stay, and the calls report them.
   void SetWriteback(WritebackFn fn, void* ctx);
   // While frozen, every store is rejected (and, as with any rejected store, the slot's old page
   // is dropped). Loads and invalidations work as usual.
@@ -222,8 +223,9 @@ class Backend final : private MigratorHost {
   std::atomic<uint64_t> quota_used_[kMaxTypes] = {};
   std::atomic<bool> frozen_{false};
 
-  // Serialises SetTierCapacity, TierOffline/Online and SetWriteback. Taken before the
-  // migrator's own lock (Evacuate), never after it.
+  // Serialises the changes SetTierCapacity, TierOffline/Online and SetWriteback make (a limit,
+  // the online flag, the callback). Never held during an evacuation: the writeback callback
+  // runs with no lock held and may call any of them.
   Mutex control_mu_;
   WritebackFn writeback_ GUARDED_BY(control_mu_) = nullptr;
   void* writeback_ctx_ GUARDED_BY(control_mu_) = nullptr;

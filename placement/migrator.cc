@@ -357,7 +357,6 @@ size_t Migrator::Step(uint64_t now) {
 }
 
 Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, void* ctx) {
-  MutexLock lock(&mu_);
   EvacuateResult result;
   Tier& tier = *tiers_[t];
   auto over = [&] {
@@ -365,44 +364,72 @@ Migrator::EvacuateResult Migrator::Evacuate(unsigned t, WritebackFn writeback, v
            (!view_.online[t].load(std::memory_order_relaxed) && tier.stored_pages() > 0);
   };
   const uint64_t now = NowNs();
-  for (unsigned type = 0; type < PageIndex::kMaxTypes && over(); ++type) {
-    index_.Scan(type, 0, UINT64_MAX, [&](uint64_t o, PageEntry& e) {
-      mu_.AssertHeld();  // Scan calls back on this thread, inside this function
-      const uint32_t peek = e.Peek();
-      if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != t) return true;
-      unsigned to;
-      bool promotion;
-      MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/false, &to, &promotion);
-      if (out == MoveOutcome::kMoved) {
-        ++result.moved;
-        counters_.Add(kEvacuated);
-        CountMove(t, to, promotion, Record(Key(type, o), false, now));
-      } else if (out == MoveOutcome::kNoRoom && writeback != nullptr) {
-        // No tier has room: hand the page back to the guest, then drop it if it did not change
-        // meanwhile (if it did, the newer page stays here and the written copy is never read).
-        uint32_t gen;
-        TierHandle handle;
-        const MoveOutcome copied = CopyPageOut(index_, tiers_, type, o, t, buf_, &gen, &handle);
-        if (copied == MoveOutcome::kIoError) {
-          counters_.Add(kIoErrors);
-        } else if (copied == MoveOutcome::kMoved) {
-          if (writeback(ctx, type, o, buf_) != 0) {
-            // The guest could not take the page: it stays here, and the call reports it.
-            counters_.Add(kWritebackFailures);
-          } else if (host_.DropIfUnchanged(type, o, t, gen)) {
-            ++result.written_back;
-            counters_.Add(kWrittenBack);
-            // Demoted out of tierswap altogether.
-            moves_[t].demotions_out.fetch_add(1, std::memory_order_relaxed);
+  // One pass over the index, in two alternating phases. A: under mu_, pages move to other
+  // tiers, and those no tier can take are collected (a batch at a time). B: with no lock held,
+  // each collected page is copied out and handed to the writeback callback, which may call
+  // back into tierswap (any control function included), and then dropped unless it changed.
+  std::vector<uint64_t> no_room;  // Key(type, offset)
+  no_room.reserve(writeback != nullptr ? kEvacuateBatch : 0);
+  unsigned type = 0;
+  uint64_t from = 0;  // the cursor: the walk resumes at (type, from)
+  while (type < PageIndex::kMaxTypes && over()) {
+    no_room.clear();
+    {
+      MutexLock lock(&mu_);
+      while (type < PageIndex::kMaxTypes && no_room.size() < kEvacuateBatch && over()) {
+        const uint64_t stop = index_.Scan(type, from, UINT64_MAX, [&](uint64_t o, PageEntry& e) {
+          mu_.AssertHeld();  // Scan calls back on this thread, inside this function
+          const uint32_t peek = e.Peek();
+          if (Ctl::Kind(peek) != EntryKind::kOnTier || Ctl::Tier(peek) != t) return true;
+          unsigned to;
+          bool promotion;
+          const MoveOutcome out = MoveAway(type, o, t, /*demote_only=*/false, &to, &promotion);
+          if (out == MoveOutcome::kMoved) {
+            ++result.moved;
+            counters_.Add(kEvacuated);
+            CountMove(t, to, promotion, Record(Key(type, o), false, now));
+          } else if (out == MoveOutcome::kNoRoom && writeback != nullptr) {
+            no_room.push_back(Key(type, o));
+            if (no_room.size() == kEvacuateBatch) return false;
+          } else if (out == MoveOutcome::kRaced) {
+            counters_.Add(kRaced);
+          } else if (out == MoveOutcome::kIoError) {
+            counters_.Add(kIoErrors);
           }
+          return over();
+        });
+        if (stop == PageIndex::kMaxPagesPerType) {
+          ++type;
+          from = 0;
+        } else {
+          from = stop + 1;  // the entry at `stop` was visited
         }
-      } else if (out == MoveOutcome::kRaced) {
-        counters_.Add(kRaced);
-      } else if (out == MoveOutcome::kIoError) {
-        counters_.Add(kIoErrors);
       }
-      return over();
-    });
+    }
+    alignas(64) unsigned char page[kPageSize];
+    for (const uint64_t key : no_room) {
+      if (!over()) break;
+      const auto key_type = static_cast<unsigned>(key >> 32);
+      const uint64_t o = key & 0xffffffffu;
+      // No tier has room: hand the page back to the guest, then drop it if it did not change
+      // meanwhile (if it did, the newer page stays here and the written copy is never read).
+      uint32_t gen;
+      TierHandle handle;
+      const MoveOutcome copied = CopyPageOut(index_, tiers_, key_type, o, t, page, &gen, &handle);
+      if (copied == MoveOutcome::kIoError) {
+        counters_.Add(kIoErrors);
+      } else if (copied == MoveOutcome::kMoved) {
+        if (writeback(ctx, key_type, o, page) != 0) {
+          // The guest could not take the page: it stays here, and the call reports it.
+          counters_.Add(kWritebackFailures);
+        } else if (host_.DropIfUnchanged(key_type, o, t, gen)) {
+          ++result.written_back;
+          counters_.Add(kWrittenBack);
+          // Demoted out of tierswap altogether.
+          moves_[t].demotions_out.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
   }
   const uint64_t used = tier.used_bytes();
   const uint64_t limit = view_.online[t].load(std::memory_order_relaxed) ? tier.limit_bytes() : 0;

@@ -19,10 +19,15 @@
 //
 // Evacuate() is the synchronous form of step 1 for control calls (shrink, offline): when no
 // tier has room for a page, it hands the page to a writeback callback (the guest writes it to
-// its swap device) and then drops it, or, without a callback, leaves it and reports it.
+// its swap device) and then drops it, or, without a callback, leaves it and reports it. The
+// callback runs with no lock held (the moves run under mu_, a batch at a time, and the pages
+// no tier took are written back between batches), so it may call back into the backend,
+// control functions included.
 //
 // Thread-safety: EnqueuePromotion is called from load paths on any thread (per-shard queues,
-// each with its own small lock). Step and Evacuate serialise on one mutex (control path).
+// each with its own small lock). Step and the moving phases of Evacuate serialise on one mutex
+// (control path); Evacuates may run concurrently with each other (a page two of them write back
+// is written twice and dropped once).
 #ifndef TIERSWAP_PLACEMENT_MIGRATOR_H_
 #define TIERSWAP_PLACEMENT_MIGRATOR_H_
 
@@ -136,7 +141,8 @@ class Migrator {
     uint64_t remaining_pages = 0;  // pages still above the tier's limit
   };
   // Moves pages off `tier` until its used bytes are within its limit (Tier::SetLimit); pages no
-  // other tier can take go to `writeback` (if set). Synchronous; serialised with Step.
+  // other tier can take go to `writeback` (if set), called with no lock held. Synchronous; its
+  // moves are serialised with Step.
   EvacuateResult Evacuate(unsigned tier, WritebackFn writeback, void* ctx) EXCLUDES(mu_);
 
   // Bytes of memory the mover holds: promotion queues, counters, and the residency record (one
@@ -172,6 +178,9 @@ class Migrator {
     uint64_t time_ns;
     bool promoted;
   };
+
+  // Pages Evacuate collects for the writeback callback before it leaves mu_ to call it.
+  static constexpr size_t kEvacuateBatch = 256;
 
   static uint64_t Key(unsigned type, uint64_t offset) { return uint64_t{type} << 32 | offset; }
   static uint64_t NowNs();

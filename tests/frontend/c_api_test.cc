@@ -10,12 +10,16 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -573,6 +577,102 @@ TEST_F(CApiCapacityTest, OfflineWithWritebackHandsEveryPageBackExactlyOnce) {
   EXPECT_EQ(tierswap_store(ts_, 0, 100, PatternPage(100).data()), -ENOSPC);
   ASSERT_EQ(tierswap_tier_online(ts_, "slow"), 0);
   EXPECT_EQ(tierswap_store(ts_, 0, 100, PatternPage(100).data()), 0) << Message();
+}
+
+// A writeback callback that called tierswap_tier_online or tierswap_set_writeback hung forever:
+// the control mutex was held around it. It runs with no lock held and may call anything; each
+// call below is made once, from inside the callback, while tier 'fast' is being taken offline.
+struct Reentrant {
+  tierswap_t* ts;
+  int calls = 0;
+  std::vector<std::string> failures;
+  Handed handed;
+};
+
+int ReentrantWriteback(void* ctx, unsigned type, uint64_t offset, const void* page) {
+  auto* r = static_cast<Reentrant*>(ctx);
+  tierswap_t* ts = r->ts;
+  auto expect = [r](bool ok, const std::string& what) {
+    if (!ok) r->failures.push_back(what + ": " + Message());
+  };
+  std::vector<char> buf(1 << 20);
+  Page other;
+  switch (r->calls++) {
+    case 0:
+      expect(tierswap_tier_online(ts, "slow") == 0, "tier_online");
+      break;
+    case 1:
+      expect(tierswap_set_writeback(ts, &ReentrantWriteback, r) == 0, "set_writeback");
+      break;
+    case 2:
+      expect(tierswap_set_tier_capacity(ts, "slow", 64 << 10) == 0, "set_tier_capacity");
+      break;
+    case 3:
+      expect(tierswap_freeze(ts, true) == 0 && tierswap_freeze(ts, false) == 0, "freeze");
+      break;
+    case 4:
+      expect(tierswap_stats_json(ts, buf.data(), buf.size()) > 0, "stats_json");
+      expect(tierswap_stats_prometheus(ts, buf.data(), buf.size()) > 0, "stats_prometheus");
+      break;
+    case 5: {
+      const int stored = tierswap_store(ts, 0, 1000, PatternPage(1000).data());
+      expect(stored == 0 || stored == -ENOSPC, "store");
+      expect(tierswap_load(ts, 0, offset, other.data()) == 0 && other == PatternPage(offset),
+             "load of the page being written back");
+      tierswap_invalidate_page(ts, 0, 1000);
+      expect(tierswap_load(ts, 0, 1000, other.data()) == -ENOENT, "invalidate_page");
+      break;
+    }
+    case 6:
+      // A nested evacuation: its pages come back to this callback (the default case).
+      expect(tierswap_tier_offline(ts, "slow") == 0, "tier_offline");
+      break;
+    default:
+      break;
+  }
+  EXPECT_EQ(type, 0u);
+  ++r->handed.times[offset];
+  std::memcpy(r->handed.bytes[offset].data(), page, TIERSWAP_PAGE_SIZE);
+  return 0;
+}
+
+TEST_F(CApiCapacityTest, WritebackCallbackMayCallEveryControlFunction) {
+  // A hang is this test's failure: abort with a message rather than wait for ctest's timeout.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return done; })) {
+      std::fprintf(stderr, "the writeback callback deadlocked (60 s)\n");
+      std::abort();
+    }
+  });
+  Reentrant r{ts_};
+  ASSERT_EQ(tierswap_set_writeback(ts_, &ReentrantWriteback, &r), 0);
+  // 'fast' holds 16 pages and 'slow' has room for 8: 8 are written back, the 7th of which
+  // takes 'slow' offline too, so 'slow''s 16 follow.
+  EXPECT_EQ(tierswap_tier_offline(ts_, "fast"), 0) << Message();
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  EXPECT_GE(r.calls, 7);
+  for (const std::string& f : r.failures) ADD_FAILURE() << "inside the callback: " << f;
+  Page out;
+  for (uint64_t o = 0; o < 24; ++o) {
+    const int rc = tierswap_load(ts_, 0, o, out.data());
+    if (rc == 0) {
+      EXPECT_EQ(out, PatternPage(o)) << o;
+    } else {
+      ASSERT_EQ(rc, -ENOENT) << o;
+      ASSERT_EQ(r.handed.times[o], 1) << o;
+      EXPECT_EQ(r.handed.bytes[o], PatternPage(o)) << o;
+    }
+  }
+  EXPECT_EQ(r.handed.times.size(), 24u) << "both tiers are offline and empty";
 }
 
 TEST_F(CApiCapacityTest, FrozenStoreIsEnospcAndSaysFrozen) {
