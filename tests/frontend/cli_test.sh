@@ -161,6 +161,65 @@ EOF
     [ ! -s "$work/out" ] || fail "printed something on stdout: $(cat "$work/out")"
     ;;
 
+  stats_hostile_server)
+    # A server that never stops sending grew the CLI to 16 GB; one that sent a byte every 2 s
+    # kept --timeout 5 running 20 s (the timeout was per read). Both are bounded now: the
+    # answer by a size cap, the whole exchange by --timeout. Under `ulimit -v` an unbounded
+    # read dies of it rather than filling the machine.
+    python3 - >"$work/port" 2>"$work/server.log" <<'EOF' &
+import socket, sys, threading, time
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+print(srv.getsockname()[1], flush=True)
+def serve(c, n):
+    try:
+        c.recv(65536)
+        if n == 0:  # the first client: an endless body
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[")
+            block = b"1," * 32768
+            while True:
+                c.sendall(block)
+        else:  # the others: one byte every second, forever
+            for b in b"HTTP/1.1 200 OK\r\n" * 100:
+                c.sendall(bytes([b]))
+                time.sleep(1)
+    except OSError:
+        pass
+    finally:
+        c.close()
+n = 0
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c, n), daemon=True).start()
+    n += 1
+EOF
+    server_pid=$!
+    for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+    port=$(cat "$work/port")
+    [ -n "$port" ] || fail "the hostile server did not start: $(cat "$work/server.log")"
+    set +e
+    (ulimit -v 1048576 && timeout 120 "$bin" stats --connect "127.0.0.1:$port" --json >"$work/out" 2>"$work/err")
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || fail "endless body: expected exit status 2, got $rc: $(cat "$work/err")"
+    grep -q "more than 16777216 bytes" "$work/err" ||
+      fail "endless body: the message does not name the cap: $(cat "$work/err")"
+    start=$(date +%s.%N)
+    set +e
+    timeout 120 "$bin" stats --connect "127.0.0.1:$port" --timeout 3 \
+      >"$work/out" 2>"$work/err"
+    rc=$?
+    set -e
+    took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    echo "trickling server, --timeout 3: exit $rc after $took s: $(cat "$work/err")"
+    [ "$rc" -eq 2 ] || fail "trickle: expected exit status 2, got $rc"
+    grep -q "within 3.00 s" "$work/err" || fail "trickle: the message does not name the deadline"
+    awk -v t="$took" 'BEGIN { exit !(t < 10) }' ||
+      fail "trickle: --timeout 3 ran $took s: the deadline is not for the whole exchange"
+    ;;
+
   stats_table)
     # A stand-in endpoint serving a real backend's statistics, as the [stats] listener does.
     "$bin" replay "$trace" --pages "$pages" --config "$src/examples/all-tiers.toml" --json \

@@ -20,7 +20,9 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tierswap-plugin-test.XXXXXX")
 server_pid=""
+holder_pid=""
 cleanup() {
+  if [[ -n $holder_pid ]]; then kill "$holder_pid" 2>/dev/null; fi
   if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
   rm -rf "$tmp"
 }
@@ -321,6 +323,86 @@ if start_server "$plugin" size=$size config="$tmp/half.toml" backing="$tmp/backi
 else
   fail "server did not start"
 fi
+
+# ---- the [stats] listener under abuse: it must not hurt the process it lives in ------------------
+# 1,000 idle connections and two clients trickling header bytes once stalled /metrics, made
+# tierswap_close wait 50 s and ran nbdkit out of file descriptors, so new NBD clients (the
+# guest's swap) could not connect; a header flood grew nbdkit by 2 GB.
+abuse="$(dirname "$0")/listener_abuse.py"
+port=$(python3 "$abuse" free-port)
+write_config "$tmp/listen.toml" $((1024 * PAGE))
+printf '\n[stats]\nlisten = "127.0.0.1:%s"\n' "$port" >>"$tmp/listen.toml"
+size=$((256 * PAGE))
+model_reset $size
+seconds_below() { awk -v s="$1" -v max="$2" 'BEGIN { exit !(s < max) }'; }
+# start_holder IDLE TRICKLERS: the abusive clients, in the background, once connected.
+start_holder() {
+  rm -f "$tmp/held"
+  python3 "$abuse" hold "$port" "$1" "$2" "$tmp/held" >"$tmp/held.count" &
+  holder_pid=$!
+  for _ in $(seq 600); do [[ -s $tmp/held ]] && return 0; sleep 0.1; done
+  return 1
+}
+stop_holder() {
+  kill "$holder_pid" 2>/dev/null
+  wait "$holder_pid" 2>/dev/null
+  holder_pid=""
+}
+if start_server "$plugin" size=$size config="$tmp/listen.toml" backing="$tmp/backing4"; then
+  rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+
+  begin MetricsAnswersWithinASecondBesideTwoTricklers
+  if start_holder 0 2; then
+    read -r status secs < <(python3 "$abuse" get "$port" /metrics)
+    echo "  GET /metrics beside 2 tricklers: status $status in $secs s"
+    if [[ $status == 200 ]] && seconds_below "$secs" 1; then pass; else fail "status $status in $secs s"; fi
+  else
+    fail "the trickling clients did not get going"
+  fi
+
+  begin HeaderFloodLeavesRssBounded
+  read -r sent reply < <(python3 "$abuse" flood "$port" 64)
+  rss_after=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+  growth=$((rss_after - rss_before))
+  echo "  flood of 64 MiB offered: $sent bytes sent, reply '$reply'; VmRSS $rss_before kB -> $rss_after kB"
+  if ((growth < 16384)) && [[ $reply == "HTTP/1.1 431"* ]]; then
+    pass
+  else
+    fail "RSS grew by $growth kB; reply '$reply'"
+  fi
+  stop_holder
+
+  begin ThousandIdleStatsClientsLeaveNbdWorking
+  if ! start_holder 1000 2; then
+    fail "the idle clients did not get going"
+  else
+    fds=$(find "/proc/$server_pid/fd" -mindepth 1 | wc -l)
+    random_file k $((32 * PAGE))
+    if ! qio "write -s $tmp/k 0 $((32 * PAGE))"; then
+      fail "an NBD client could not write beside $(cat "$tmp/held.count") idle stats clients"
+    else
+      model_write 0 "$tmp/k"
+      if ! msg=$(matches_model); then
+        fail "$msg"
+      elif ((fds > 100)); then
+        fail "nbdkit holds $fds descriptors with $(cat "$tmp/held.count") idle stats clients"
+      else
+        echo "  $(cat "$tmp/held.count") idle stats clients + 2 tricklers: nbdkit holds $fds fds"
+        pass
+      fi
+    fi
+  fi
+
+  begin ExitIsPromptWithTricklingStatsClients
+  start=$(date +%s.%N)
+  stop_server
+  took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  echo "  SIGTERM to exit (tierswap_close inside), stats clients still at it: $took s"
+  if seconds_below "$took" 1; then pass; else fail "nbdkit took $took s to exit"; fi
+else
+  fail "server did not start"
+fi
+[[ -n $holder_pid ]] && stop_holder
 
 # ---- install prefix ----------------------------------------------------------------------------------
 begin LoadsFromAnInstallPrefix
