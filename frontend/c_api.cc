@@ -23,7 +23,7 @@
 #include "frontend/c_api_internal.h"
 #include "frontend/config.h"
 #include "frontend/stats_export.h"
-#include "frontend/stats_service.h"
+#include "tiers/quoted.h"
 #include "tiers/result.h"
 #include "tierswap_version.h"
 
@@ -215,6 +215,7 @@ namespace {
 using tierswap::Backend;
 using tierswap::Config;
 using tierswap::Error;
+using tierswap::Quoted;
 using tierswap::Result;
 using tierswap::capi::ClearMessage;
 using tierswap::capi::Fail;
@@ -224,7 +225,8 @@ using tierswap::capi::ToErrno;
 [[gnu::cold]] int FailOpen(const char* config_path, const Error& error) {
   const int err = error.code == tierswap::Status::kOk ? -EIO : ToErrno(error.code);
   if (config_path != nullptr && std::strstr(error.message.c_str(), config_path) == nullptr) {
-    return Fail(err, "tierswap_open: config file '%s': %s", config_path, error.message.c_str());
+    return Fail(err, "tierswap_open: config file %s: %s", Quoted(config_path, '\'').c_str(),
+                error.message.c_str());
   }
   return Fail(err, "tierswap_open: %s", error.message.c_str());
 }
@@ -264,7 +266,9 @@ namespace {
     if (!names.empty()) names += ", ";
     names += backend.tier(i).name();
   }
-  return Fail(-ENOENT, "%s: no tier is named '%s' (tiers: %s)", fn, tier, names.c_str());
+  // The name comes from the caller: quoted, so control characters cannot reach a terminal or log.
+  return Fail(-ENOENT, "%s: no tier is named %s (tiers: %s)", fn, Quoted(tier, '\'').c_str(),
+              names.c_str());
 }
 
 // Maps the result of an evacuating call: 0, or the pages that could not be moved (> 0, with a

@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "tiers/quoted.h"
+
 namespace tierswap {
 namespace {
 
@@ -17,23 +19,7 @@ struct Fields {
 
 // A field as messages show it: non-printable bytes escaped, long fields cut, so that a binary
 // file given by mistake makes a readable error.
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 24;
-  std::string out = "'";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  if (text.size() > kMaxShown) out += "...";
-  return out + "'";
-}
+std::string Quote(std::string_view text) { return Quoted(text, '\'', 24); }
 
 bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 

@@ -535,6 +535,12 @@ TEST_F(CApiCapacityTest, UnknownTierIsEnoentAndListsTheTiers) {
       << Message();
   EXPECT_EQ(tierswap_tier_offline(ts_, nullptr), -EINVAL);
   EXPECT_EQ(tierswap_set_tier_capacity(nullptr, "fast", 0), -EINVAL);
+  // A caller's name with control characters is escaped, never echoed raw to a terminal or log.
+  EXPECT_EQ(tierswap_tier_offline(ts_, "\x1b[2J\nfake log line"), -ENOENT);
+  EXPECT_NE(Message().find("no tier is named '\\x1b[2J\\x0afake log line'"), std::string::npos)
+      << Message();
+  EXPECT_EQ(Message().find('\x1b'), std::string::npos);
+  EXPECT_EQ(Message().find('\n'), std::string::npos);
 }
 
 TEST_F(CApiCapacityTest, CapacityAboveTheConfiguredOneIsEinval) {
