@@ -82,8 +82,10 @@ Backend::Backend(std::vector<std::unique_ptr<Tier>> tiers, BackendOptions option
       probes_(std::move(probes)),
       view_(tiers_.size()) {
   for (auto& t : tiers_) tier_ptrs_.push_back(t.get());
-  // Without a probe, configuration order is the rank.
-  if (!probes_.empty()) view_.rank.Set(RankTiers(probes_));
+  // The probe ranks the tiers for a policy that places by cost. Without a probe, and always for
+  // the static policy, configuration order is the rank (docs/config.md: "a store goes to the
+  // first tier, in file order, that has room").
+  if (!probes_.empty() && policy_->Migrates()) view_.rank.Set(RankTiers(probes_));
   for (size_t t = 0; t < tiers_.size(); ++t) {
     view_.compressed[t] = tiers_[t]->kind() == TierKind::kCompressed;
   }
@@ -556,6 +558,7 @@ BackendStats Backend::Stats() const {
   st.mover = migrator_->Stats();
   st.frozen = frozen();
   st.policy = policy_->name();
+  st.last_rerank = migrator_->LastRerankReason();
   st.stored_pages = stored_pages();
   st.metadata_bytes = MetadataBytes();
   uint64_t all_tier_loads = 0;
@@ -608,6 +611,7 @@ void Backend::ExportStats(StatsSink& sink) const {
     sink.Stat(kMoverCounterInfo[c].name, StatKind::kCounter, st.mover.counters[c],
               kMoverCounterInfo[c].help);
   }
+  sink.Text("mover_last_rerank", st.last_rerank);
   sink.Stat("stored_pages", StatKind::kGauge, st.stored_pages,
             "pages held now, all types, same-filled included");
   sink.Stat("metadata_bytes", StatKind::kGauge, st.metadata_bytes,

@@ -141,6 +141,7 @@ struct BackendStats {
   MoverStats mover;
   bool frozen = false;
   std::string policy;
+  std::string last_rerank;  // why the tiers were last re-ranked; "" if never
   uint64_t stored_pages = 0, metadata_bytes = 0;
   std::vector<TierStats> tiers;
   std::vector<TypeStats> types;  // initialised types, and types that still hold pages

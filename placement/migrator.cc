@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <new>
 
 #include "placement/locked_slot.h"
@@ -21,43 +22,99 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
       moves_(new TierMoves[tiers_.size()]),
       hands_(tiers_.size(), {0, 0}),
       demoting_(tiers_.size(), false),
-      last_latency_(tiers_.size(), {0.0, 0}) {
+      window_base_(tiers_.size()),
+      window_base_count_(tiers_.size(), 0),
+      windows_(tiers_.size(), 0) {
   for (size_t t = 0; t < tiers_.size(); ++t) live_ns_[t].store(0, std::memory_order_relaxed);
 }
 
+namespace {
+
+// The median of the loads a histogram gained since `base` (its cumulative bucket counts then):
+// `n` loads.
+double WindowMedian(const HistogramData& now, const std::vector<uint64_t>& base, uint64_t n) {
+  // The bucket holding the ceil(n/2)-th load of the window; its midpoint stands for it (the
+  // buckets are a quarter of a power of two wide).
+  const uint64_t want = (n + 1) / 2;
+  double lower = 0;
+  for (size_t b = 0; b < now.buckets.size(); ++b) {
+    const uint64_t in_window = now.buckets[b].second - (b < base.size() ? base[b] : 0);
+    const double upper = now.buckets[b].first;
+    if (in_window >= want) return upper > lower ? (lower + upper) / 2 : lower;
+    lower = upper;
+  }
+  return lower;
+}
+
+}  // namespace
+
 void Migrator::UpdateCosts() {
-  constexpr uint64_t kMinSamples = 32;
-  constexpr double kWeight = 0.3;  // of the newest interval in the EWMA
-  // A tier overtakes another only if it costs less than half as much now. Load latency also
-  // depends on what a tier holds (pages loaded again soon are often still in the CPU cache),
-  // so modest differences between tiers of the same memory are noise, not a slowdown.
-  constexpr double kHysteresis = 0.5;
+  // The live estimate of a tier is the median load latency of windows of at least
+  // kWindowLoads loads, smoothed across windows. A median, not a mean: one load preempted for
+  // a scheduler tick (milliseconds) outweighed thousands of 500 ns loads in a mean, and ranked
+  // a DRAM tier below an emulated +2,000 ns one.
+  constexpr double kWeight = 0.3;  // of the newest window in the EWMA
   for (size_t t = 0; t < tiers_.size(); ++t) {
     const auto [sum, count] = tiers_[t]->LoadLatencySum();
-    const uint64_t n = count - last_latency_[t].second;
-    if (n < kMinSamples) continue;
-    const double mean = (sum - last_latency_[t].first) / double(n);
-    last_latency_[t] = {sum, count};
+    (void)sum;
+    if (count - window_base_count_[t] < kWindowLoads) continue;  // the window keeps filling
+    const HistogramData now = tiers_[t]->load_latency();
+    const uint64_t n = now.count - window_base_count_[t];
+    if (n < kWindowLoads) continue;
+    const double median = WindowMedian(now, window_base_[t], n);
+    window_base_[t].resize(now.buckets.size());
+    for (size_t b = 0; b < now.buckets.size(); ++b) window_base_[t][b] = now.buckets[b].second;
+    window_base_count_[t] = now.count;
+    ++windows_[t];
     const double old = live_ns_[t].load(std::memory_order_relaxed);
-    live_ns_[t].store(old == 0 ? mean : (1 - kWeight) * old + kWeight * mean,
+    live_ns_[t].store(old == 0 ? median : (1 - kWeight) * old + kWeight * median,
                       std::memory_order_relaxed);
   }
-  // One bubble pass over the ranking: adjacent tiers swap when the slower-ranked one now costs
-  // clearly less. Repeated passes (one per mover step) converge; hysteresis stops flapping.
+  // The static policy keeps the configured order: estimates are kept for the statistics only.
+  if (!options_.migrate) return;
+  // One bubble pass over the ranking: adjacent tiers swap when the slower-ranked one costs less
+  // than half as much (load latency also depends on what a tier holds, so modest differences
+  // between tiers of the same memory are noise) in kSustainWindows windows of its own in a
+  // row. Repeated passes (one per mover step) converge; the evidence stops flapping.
   std::vector<unsigned> order = view_.rank.Get();
   bool changed = false;
+  if (evidence_.size() != order.size()) evidence_.assign(order.size(), {~0u, 0, 0});
   for (size_t r = 0; r + 1 < order.size(); ++r) {
-    const double a = live_ns_[order[r]].load(std::memory_order_relaxed);
-    const double b = live_ns_[order[r + 1]].load(std::memory_order_relaxed);
-    if (a > 0 && b > 0 && b < kHysteresis * a) {
-      std::swap(order[r], order[r + 1]);
-      changed = true;
+    const unsigned fast = order[r], slow = order[r + 1];
+    const double a = live_ns_[fast].load(std::memory_order_relaxed);
+    const double b = live_ns_[slow].load(std::memory_order_relaxed);
+    Evidence& e = evidence_[r];
+    if (e.slow != slow) e = {slow, windows_[slow], 0};  // another pair at this place: start over
+    if (windows_[slow] == e.seen_windows) continue;     // no new window of the challenger
+    e.seen_windows = windows_[slow];
+    if (!(a > 0 && b > 0 && b < kRerankRatio * a)) {
+      e.in_a_row = 0;
+      continue;
     }
+    if (++e.in_a_row < kSustainWindows) continue;
+    char reason[256];
+    std::snprintf(reason, sizeof reason,
+                  "tier '%s' (%.0f ns a load) moved above tier '%s' (%.0f ns): less than half "
+                  "its cost in %u windows of %llu or more loads in a row",
+                  tiers_[slow]->name().c_str(), b, tiers_[fast]->name().c_str(), a, kSustainWindows,
+                  static_cast<unsigned long long>(kWindowLoads));
+    {
+      MutexLock lock(&reason_mu_);
+      last_rerank_reason_ = reason;
+    }
+    std::swap(order[r], order[r + 1]);
+    evidence_[r] = {order[r + 1], windows_[order[r + 1]], 0};
+    changed = true;
   }
   if (changed) {
     view_.rank.Set(order);
     counters_.Add(kReranks);
   }
+}
+
+std::string Migrator::LastRerankReason() const {
+  MutexLock lock(&reason_mu_);
+  return last_rerank_reason_;
 }
 
 uint64_t Migrator::NowNs() {

@@ -35,6 +35,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -150,14 +151,18 @@ class Migrator {
   size_t MetadataBytes() const;
 
   MoverStats Stats() const;
+  // Why the tiers were last re-ranked ("" if they never were): which tier moved above which,
+  // at what estimated costs.
+  std::string LastRerankReason() const;
   // The moves onto and off tier `tier` (evacuations and writebacks included). Only completed
   // moves count.
   TierMoveStats Moves(unsigned tier) const;
 
-  // The live estimate of a tier's load cost (ns): an EWMA of the mean load latency the tier's
-  // histogram saw between mover passes; 0 until enough loads were seen. Seeded with the probe's
-  // figure by SetInitialCost. The mover re-ranks tiers by it (with 2x hysteresis), so a tier
-  // that slows down under load is ranked by what it costs now.
+  // The live estimate of a tier's load cost (ns): an EWMA of the median load latency of windows
+  // of at least kWindowLoads loads from the tier's histogram; seeded with the probe's figure by
+  // SetInitialCost. A migrating policy's mover re-ranks tiers by it, on sustained evidence only
+  // (kSustainWindows windows in a row at less than half the cost), so a tier that slows down
+  // under load is ranked by what it costs now, and a preempted load cannot flip the order.
   double LiveLoadNs(unsigned tier) const { return live_ns_[tier].load(std::memory_order_relaxed); }
   void SetInitialCost(unsigned tier, double ns) {
     live_ns_[tier].store(ns, std::memory_order_relaxed);
@@ -178,6 +183,12 @@ class Migrator {
     uint64_t time_ns;
     bool promoted;
   };
+
+  // Re-ranking: windows of at least kWindowLoads loads; a tier moves up one place after
+  // kSustainWindows windows in a row at less than kRerankRatio of the cost of the tier above.
+  static constexpr uint64_t kWindowLoads = 256;
+  static constexpr unsigned kSustainWindows = 3;
+  static constexpr double kRerankRatio = 0.5;
 
   // Pages Evacuate collects for the writeback callback before it leaves mu_ to call it.
   static constexpr size_t kEvacuateBatch = 256;
@@ -232,8 +243,21 @@ class Migrator {
   // Bytes the two above hold (an estimate from their sizes), published for MetadataBytes.
   std::atomic<size_t> residency_bytes_{0};
   void PublishResidencyBytes() REQUIRES(mu_);
-  // Per tier: (sum ns, count) seen.
-  std::vector<std::pair<double, uint64_t>> last_latency_ GUARDED_BY(mu_);
+  // Per tier: the load-latency histogram's cumulative bucket counts and total count where the
+  // current window began, and the windows completed so far (UpdateCosts).
+  std::vector<std::vector<uint64_t>> window_base_ GUARDED_BY(mu_);
+  std::vector<uint64_t> window_base_count_ GUARDED_BY(mu_);
+  std::vector<uint64_t> windows_ GUARDED_BY(mu_);
+  // Per ranking place r: the evidence that the tier ranked r + 1 (`slow`) should move above the
+  // tier ranked r.
+  struct Evidence {
+    unsigned slow;
+    uint64_t seen_windows;  // windows_[slow] when last judged
+    unsigned in_a_row;      // its windows in a row that were less than half the cost
+  };
+  std::vector<Evidence> evidence_ GUARDED_BY(mu_);
+  mutable Mutex reason_mu_;
+  std::string last_rerank_reason_ GUARDED_BY(reason_mu_);
   uint64_t tokens_bytes_ GUARDED_BY(mu_) = 0;
   uint64_t last_refill_ns_ GUARDED_BY(mu_) = 0;
 };
