@@ -5,7 +5,7 @@
       Prints a free loopback TCP port.
   listener_abuse.py hold PORT IDLE TRICKLERS READY_FILE
       Opens IDLE idle connections and TRICKLERS clients that trickle one header byte every
-      0.5 s (reconnecting whenever the server cuts them), writes READY_FILE once they are all
+      2 s (reconnecting whenever the server cuts them), writes READY_FILE once they are all
       connected, and keeps at it until killed. Prints how many idle connections it opened.
   listener_abuse.py get PORT PATH
       One GET; prints "STATUS SECONDS" (SECONDS from connect to the end of the response).
@@ -37,7 +37,7 @@ def trickle(port, stop):
                 s.sendall(b"GET /metrics HTTP/1.1\r\n")
                 while not stop.is_set():
                     s.sendall(b"X")  # a header that never ends
-                    time.sleep(0.5)
+                    time.sleep(2)
         except OSError:
             time.sleep(0.05)  # cut by the server: come back
 

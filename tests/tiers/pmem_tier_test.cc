@@ -508,7 +508,7 @@ TEST(PmemTierDaxTest, MapsDaxFileWithCacheLineGranularity) {
       TierHandle h;
       ASSERT_EQ(tier.Store(PatternPage(11).data(), &h), Status::kOk);
       const uint64_t offset = static_cast<uint64_t>(tier.FrameAddress(h) - tier.FrameAddress(0));
-      EXPECT_EQ(ReadFilePage(path, offset), PatternPage(11));
+      EXPECT_EQ(ReadFilePage(path, kPmemPoolDataOffset + offset), PatternPage(11));
     }
     EXPECT_EQ(unlink(path.c_str()), 0) << std::strerror(errno);
   }
