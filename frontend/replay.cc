@@ -417,18 +417,23 @@ std::string FormatReplayReport(const ReplayResult& r, const Backend& backend) {
   std::string out = "replay of " + r.source + "\n" + RenderTextTable(rows, "  ");
 
   const BackendStats stats = backend.Stats();
-  std::vector<std::vector<std::string>> tiers = {{"name", "kind", "capacity", "used",
-                                                  "stored pages", "stores", "loads",
-                                                  "load p50 / p99", "promoted / demoted in"}};
+  std::vector<std::vector<std::string>> tiers = {
+      {"name", "kind", "rank", "load cost (from)", "capacity", "used", "stored pages", "stores",
+       "loads", "load p50 / p99", "promoted / demoted in"}};
   for (const TierStats& t : stats.tiers) {
     // The tier's own load latency (time inside the tier, emulation included), when the backend
     // keeps histograms.
     const std::string latency = t.load_latency.count > 0 ? FormatNanos(t.load_latency.p50) + " / " +
                                                                FormatNanos(t.load_latency.p99)
                                                          : "-";
+    // The cost the engine ranks the tier by, and where the figure comes from.
+    const std::string cost = t.live_load_ns > 0
+                                 ? FormatNanos(t.live_load_ns) + " (" + t.live_load_source + ")"
+                                 : "- (" + t.live_load_source + ")";
     tiers.push_back(
-        {t.name, TierKindName(t.kind), FormatBytes(t.capacity_bytes), FormatBytes(t.used_bytes),
-         std::to_string(t.stored_pages), std::to_string(t.stores), std::to_string(t.loads), latency,
+        {t.name, TierKindName(t.kind), std::to_string(t.rank), cost, FormatBytes(t.capacity_bytes),
+         FormatBytes(t.used_bytes), std::to_string(t.stored_pages), std::to_string(t.stores),
+         std::to_string(t.loads), latency,
          std::to_string(t.moves.promotions_in) + " / " + std::to_string(t.moves.demotions_in)});
   }
   out += "\ntiers\n" + RenderTextTable(tiers, "  ");

@@ -581,6 +581,10 @@ BackendStats Backend::Stats() const {
     ts.rank = view_.RankOf(ti);
     ts.online = view_.online[i].load(std::memory_order_relaxed);
     ts.live_load_ns = migrator_->LiveLoadNs(ti);
+    ts.live_load_windows = migrator_->LiveWindows(ti);
+    ts.live_load_source = ts.live_load_windows > 0                  ? "live"
+                          : !probes_.empty() && ts.live_load_ns > 0 ? "probe"
+                                                                    : "none";
     if (t.latency_histograms()) {
       ts.load_latency = t.load_latency();
       ts.store_latency = t.store_latency();
@@ -643,6 +647,9 @@ void Backend::ExportStats(StatsSink& sink) const {
     if (!probes_.empty()) ExportProbe(probes_[t], sink);
     sink.Help("the mover's live estimate of a load's cost on this tier");
     sink.Real("live_load_ns", ts.live_load_ns);
+    sink.Text("live_load_ns_source", ts.live_load_source);
+    sink.Help("windows of 256 or more loads behind a live estimate");
+    sink.Gauge("live_load_windows", ts.live_load_windows);
     sink.EndItem();
   }
   sink.EndList();

@@ -124,7 +124,11 @@ struct TierStats {
   double load_fraction = 0;  // share of the loads served by tiers that this tier served
   unsigned rank = 0;         // 0: fastest
   bool online = true;
-  double live_load_ns = 0;                    // the mover's live estimate of a load's cost
+  double live_load_ns = 0;  // the mover's live estimate of a load's cost
+  // Where live_load_ns comes from: "live" (medians of windows of loads the tier served),
+  // "probe" (the open-time probe; no window yet) or "none" (no probe, no window yet).
+  std::string live_load_source = "none";
+  uint64_t live_load_windows = 0;             // windows of loads behind a "live" figure
   HistogramData load_latency, store_latency;  // count 0 when histograms are off
   TierMoveStats moves;
 };

@@ -19,13 +19,17 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
       host_(host),
       queues_(new Queue[kCounterShards]),
       live_ns_(new std::atomic<double>[tiers_.size()]),
+      live_windows_(new std::atomic<uint64_t>[tiers_.size()]),
       moves_(new TierMoves[tiers_.size()]),
       hands_(tiers_.size(), {0, 0}),
       demoting_(tiers_.size(), false),
       window_base_(tiers_.size()),
       window_base_count_(tiers_.size(), 0),
       windows_(tiers_.size(), 0) {
-  for (size_t t = 0; t < tiers_.size(); ++t) live_ns_[t].store(0, std::memory_order_relaxed);
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    live_ns_[t].store(0, std::memory_order_relaxed);
+    live_windows_[t].store(0, std::memory_order_relaxed);
+  }
 }
 
 namespace {
@@ -66,6 +70,7 @@ void Migrator::UpdateCosts() {
     for (size_t b = 0; b < now.buckets.size(); ++b) window_base_[t][b] = now.buckets[b].second;
     window_base_count_[t] = now.count;
     ++windows_[t];
+    live_windows_[t].store(windows_[t], std::memory_order_relaxed);
     const double old = live_ns_[t].load(std::memory_order_relaxed);
     live_ns_[t].store(old == 0 ? median : (1 - kWeight) * old + kWeight * median,
                       std::memory_order_relaxed);

@@ -164,6 +164,10 @@ class Migrator {
   // (kSustainWindows windows in a row at less than half the cost), so a tier that slows down
   // under load is ranked by what it costs now, and a preempted load cannot flip the order.
   double LiveLoadNs(unsigned tier) const { return live_ns_[tier].load(std::memory_order_relaxed); }
+  // Windows of loads behind LiveLoadNs (0: the figure is the probe's, or none).
+  uint64_t LiveWindows(unsigned tier) const {
+    return live_windows_[tier].load(std::memory_order_relaxed);
+  }
   void SetInitialCost(unsigned tier, double ns) {
     live_ns_[tier].store(ns, std::memory_order_relaxed);
   }
@@ -219,8 +223,9 @@ class Migrator {
   TierView& view_;
   const MigratorOptions options_;
   MigratorHost& host_;
-  std::unique_ptr<Queue[]> queues_;                 // kCounterShards
-  std::unique_ptr<std::atomic<double>[]> live_ns_;  // by tier
+  std::unique_ptr<Queue[]> queues_;                        // kCounterShards
+  std::unique_ptr<std::atomic<double>[]> live_ns_;         // by tier
+  std::unique_ptr<std::atomic<uint64_t>[]> live_windows_;  // by tier: windows_, for readers
   // Per tier: completed moves onto and off it. Written only by the mover (under mu_), read
   // lock-free by ExportTierStats.
   struct TierMoves {

@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
+#include "frontend/backend_factory.h"
 #include "frontend/cli/commands.h"
 #include "frontend/config.h"
 #include "frontend/json_writer.h"
 #include "frontend/replay.h"
-#include "frontend/backend_factory.h"
 #include "placement/probe.h"
 #include "tiers/memory_attributes.h"
 #include "tiers/numa_topology.h"
@@ -399,34 +399,60 @@ std::string DaxReport(const Machine& m) {
   return out;
 }
 
-std::string TierReport(const std::vector<ProbedTier>& tiers, double budget_ms) {
+// Each tier's place in the order stores try them when a backend opens: by expected load for a
+// policy that places by cost (ties within 10% keep file order, as the engine ranks), file order
+// for the static policy. -1 for a tier that did not open.
+std::vector<int> OpenRanks(const std::vector<ProbedTier>& tiers, bool by_cost) {
+  std::vector<TierProbe> probes;
+  std::vector<size_t> opened;
+  for (size_t i = 0; i < tiers.size(); ++i) {
+    if (!tiers[i].error.empty()) continue;
+    probes.push_back(tiers[i].probe);
+    opened.push_back(i);
+  }
+  std::vector<unsigned> order(probes.size());
+  for (unsigned i = 0; i < order.size(); ++i) order[i] = i;
+  if (by_cost) order = RankTiers(probes);
+  std::vector<int> rank(tiers.size(), -1);
+  for (size_t r = 0; r < order.size(); ++r) rank[opened[order[r]]] = static_cast<int>(r);
+  return rank;
+}
+
+std::string TierReport(const std::vector<ProbedTier>& tiers, double budget_ms, bool by_cost) {
   std::string out = "\ntiers: measured with 4 KiB pages flushed from the CPU caches (" +
                     Fmt("%.0f", budget_ms) + " ms budget each)\n";
-  std::vector<std::vector<std::string>> rows = {{"tier", "kind", "node", "capacity", "free",
+  std::vector<std::vector<std::string>> rows = {{"tier", "kind", "rank", "node", "capacity", "free",
                                                  "load p50", "load p99", "store p50", "chase",
                                                  "copy", "expected load", "probe"}};
+  const std::vector<int> ranks = OpenRanks(tiers, by_cost);
   std::vector<std::string> errors;
   for (const ProbedTier& t : tiers) {
     const TierConfig& tc = t.candidate.config;
     const std::string free =
         t.candidate.backing_free == 0 ? "-" : FormatBytes(t.candidate.backing_free);
     if (!t.error.empty()) {
-      rows.push_back({tc.name, TierKindName(tc.kind), "-", FormatBytes(tc.capacity_bytes), free,
-                      "not opened", "", "", "", "", "", ""});
+      rows.push_back({tc.name, TierKindName(tc.kind), "-", "-", FormatBytes(tc.capacity_bytes),
+                      free, "not opened", "", "", "", "", "", ""});
       errors.push_back(tc.name + ": " + t.error);
       continue;
     }
     const TierProbe& p = t.probe;
-    rows.push_back({tc.name, TierKindName(tc.kind), t.node < 0 ? "-" : std::to_string(t.node),
-                    FormatBytes(tc.capacity_bytes), free, Latency(p.load_p50_ns, false),
-                    Latency(p.load_p99_ns, false), Latency(p.store_p50_ns, false),
-                    Latency(p.chase_ns, false), Bandwidth(p.copy_bandwidth_mbps, false),
-                    Latency(p.expected_load_ns, true), Fmt("%.0f ms", p.probe_ms)});
+    const size_t i = static_cast<size_t>(&t - tiers.data());
+    rows.push_back({tc.name, TierKindName(tc.kind), std::to_string(ranks[i]),
+                    t.node < 0 ? "-" : std::to_string(t.node), FormatBytes(tc.capacity_bytes), free,
+                    Latency(p.load_p50_ns, false), Latency(p.load_p99_ns, false),
+                    Latency(p.store_p50_ns, false), Latency(p.chase_ns, false),
+                    Bandwidth(p.copy_bandwidth_mbps, false), Latency(p.expected_load_ns, true),
+                    Fmt("%.0f ms", p.probe_ms)});
   }
   out += RenderTextTable(rows, "");
   out +=
       "(free: free memory where the tier's memory comes from: its node, the DAX filesystem or\n"
-      " the machine; chase: dependent 64-byte reads; copy: back-to-back 4 KiB loads)\n";
+      " the machine; chase: dependent 64-byte reads; copy: back-to-back 4 KiB loads;\n" +
+      std::string(by_cost ? " rank: the order stores try the tiers at open, by expected load; the "
+                            "mover re-ranks\n by live cost)\n"
+                          : " rank: the order stores try the tiers: file order, as the static "
+                            "policy keeps it)\n");
 
   out += "\nfirmware figures and emulation per tier\n";
   std::vector<std::vector<std::string>> fw = {{"tier", "node", "read latency", "write latency",
@@ -568,7 +594,9 @@ int RunProbe(const ProbeArgs& args) {
   }
 
   const std::string out =
-      args.json ? ProbeJson(machine, probed, args.budget_ms) : TierReport(probed, args.budget_ms);
+      args.json ? ProbeJson(machine, probed, args.budget_ms)
+                : TierReport(probed, args.budget_ms,
+                             args.config.empty() || config.placement.policy != "static");
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   // A configured tier that cannot be opened is the config's problem, and a backend would refuse

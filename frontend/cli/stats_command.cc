@@ -165,14 +165,18 @@ std::string RenderStats(const JsonValue& s, const std::string& addr, const Total
 
   if (const JsonValue* tiers = s.Find("tiers"); tiers != nullptr && tiers->is_array()) {
     std::vector<std::vector<std::string>> rows = {
-        {"tier", "kind", "rank", "online", "capacity", "used", "stored pages", "loads", "stores",
-         "load p50 / p99", "store p50 / p99", "promoted in/out", "demoted in/out"}};
+        {"tier", "kind", "rank", "load cost (from)", "online", "capacity", "used", "stored pages",
+         "loads", "stores", "load p50 / p99", "store p50 / p99", "promoted in/out",
+         "demoted in/out"}};
     for (const JsonValue& t : tiers->array()) {
       const double cap = t.NumberOr("capacity_bytes", 0);
       const double used = t.NumberOr("used_bytes", 0);
       char pct[16] = "";
       if (cap > 0) std::snprintf(pct, sizeof(pct), " (%.0f%%)", 100 * used / cap);
-      rows.push_back({t.StringOr("name", "?"), t.StringOr("kind", "?"), Count(t, "rank"),
+      const double live = t.NumberOr("live_load_ns", 0);
+      const std::string cost = (live > 0 ? FormatNanos(live) : std::string("-")) + " (" +
+                               t.StringOr("live_load_ns_source", "?") + ")";
+      rows.push_back({t.StringOr("name", "?"), t.StringOr("kind", "?"), Count(t, "rank"), cost,
                       t.NumberOr("online", 1) != 0 ? "yes" : "no", BytesOf(t, "capacity_bytes"),
                       BytesOf(t, "used_bytes") + pct, Count(t, "stored_pages"), Count(t, "loads"),
                       Count(t, "stores"), Percentiles(t, "load_latency_ns"),

@@ -44,7 +44,7 @@ case $case in
     grep -Eq '^(available: [0-9]+ nodes? |NUMA nodes: none discovered)' "$work/out" ||
       fail "no node summary line"
     grep -q '^DAX mounts:' "$work/out" || fail "no DAX mounts section"
-    grep -Eq '^tier +kind +node +capacity +free +load p50' "$work/out" || fail "no tier table header"
+    grep -Eq '^tier +kind +rank +node +capacity +free +load p50' "$work/out" || fail "no tier table header"
     grep -Eq '^pmem-anon +pmem .*\(measured\)' "$work/out" || fail "no measured pmem-anon row"
     grep -Eq '^compressed-lz4 +compressed .*\(measured\)' "$work/out" ||
       fail "no measured compressed-lz4 row"
@@ -252,7 +252,7 @@ EOF
     "$bin" stats --connect "127.0.0.1:$port" >"$work/out" || fail "stats exited with status $?"
     cat "$work/out"
     for want in "tierswap statistics from 127.0.0.1:$port" '^  stored pages ' '^tiers$' \
-                '^  dram +dram +0 +yes ' '^  pcm +pmem ' '^types$'; do
+                '^  dram +dram +0 +[0-9.]+ [nµm]?s \((probe|live)\) +yes ' '^  pcm +pmem ' '^types$'; do
       grep -Eq "$want" "$work/out" || fail "the table lacks /$want/"
     done
     "$bin" stats --connect "127.0.0.1:$port" --json >"$work/served.json" ||
