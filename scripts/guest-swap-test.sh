@@ -177,14 +177,15 @@ echo "guest-swap-test: guest finished with status $lab_rc"
 # What the backing files hold now, then stop the servers (they write their statistics).
 report_args=(--guest-log "$tmp/guest.log" --lab-status "$lab_rc" --mib "$mib" --limit-mib "$limit"
   --targets "$targets")
-# Pages of data, found with SEEK_DATA/SEEK_HOLE: the allocated block count (stat's %b) also
-# counts the file system's extent-tree blocks of a fragmented sparse file, one more page now and
-# then, which is not a page the plugin wrote.
+# Pages of the device's data, found with SEEK_DATA/SEEK_HOLE from the end of the file's 4 KiB
+# header on: the allocated block count (stat's %b) also counts the file system's extent-tree
+# blocks of a fragmented sparse file, one more page now and then, which is not a page the plugin
+# wrote.
 data_pages() {
   python3 -c '
 import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY)
-end, off, data = os.fstat(fd).st_size, 0, 0
+end, off, data = os.fstat(fd).st_size, 4096, 0
 while off < end:
     try:
         start = os.lseek(fd, off, os.SEEK_DATA)
