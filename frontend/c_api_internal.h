@@ -10,15 +10,14 @@
 #ifndef TIERSWAP_FRONTEND_C_API_INTERNAL_H_
 #define TIERSWAP_FRONTEND_C_API_INTERNAL_H_
 
-#include "tierswap/tierswap.h"
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
-#include "placement/backend.h"
 #include "frontend/stats_service.h"
+#include "placement/backend.h"
 #include "tiers/status.h"
+#include "tierswap/tierswap.h"
 
 // What tierswap_open returns. Owns the backend and its statistics service ([stats]: listener,
 // dump file); destroyed by tierswap_close. Members are destroyed in reverse order, so the
