@@ -212,7 +212,6 @@ Result<void> StatsService::StartDump(const std::string& path, uint64_t interval_
         std::string(origin) + ": cannot append statistics to it: " + opened.error().message + ".");
   }
   dump_owned_ = std::move(opened).value();
-  dump_fd_ = dump_owned_.fd();
   dump_file_ = path;
   dump_interval_ms_ = interval_ms;
   dump_thread_ = StartQuietThread([this] { DumpLoop(); });
@@ -247,7 +246,7 @@ void StatsService::WriteDumpLine() {
     const char* p = line.data();
     size_t left = line.size();
     while (left > 0) {
-      const ssize_t n = ::write(dump_fd_, p, left);
+      const ssize_t n = ::write(dump_owned_.fd(), p, left);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;  // disk full or gone: the next interval tries again
       p += n;

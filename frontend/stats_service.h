@@ -73,7 +73,6 @@ class StatsService {
   std::string dump_file_;
   uint64_t dump_interval_ms_ = 0;
   OwnedFile dump_owned_;  // the dump file, open and locked
-  int dump_fd_ = -1;      // dump_owned_.fd()
   Mutex dump_mu_;
   CondVar dump_cv_;
   bool dump_stop_ GUARDED_BY(dump_mu_) = false;

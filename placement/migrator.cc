@@ -24,8 +24,7 @@ Migrator::Migrator(PageIndex& index, std::vector<Tier*> tiers, TierView& view,
       hands_(tiers_.size(), {0, 0}),
       demoting_(tiers_.size(), false),
       window_base_(tiers_.size()),
-      window_base_count_(tiers_.size(), 0),
-      windows_(tiers_.size(), 0) {
+      window_base_count_(tiers_.size(), 0) {
   for (size_t t = 0; t < tiers_.size(); ++t) {
     live_ns_[t].store(0, std::memory_order_relaxed);
     live_windows_[t].store(0, std::memory_order_relaxed);
@@ -59,18 +58,16 @@ void Migrator::UpdateCosts() {
   // a DRAM tier below an emulated +2,000 ns one.
   constexpr double kWeight = 0.3;  // of the newest window in the EWMA
   for (size_t t = 0; t < tiers_.size(); ++t) {
-    const auto [sum, count] = tiers_[t]->LoadLatencySum();
-    (void)sum;
-    if (count - window_base_count_[t] < kWindowLoads) continue;  // the window keeps filling
-    const HistogramData now = tiers_[t]->load_latency();
+    // The count alone first (no allocation): most passes find the window still filling.
+    const uint64_t count = tiers_[t]->LoadLatencySum().second;
+    if (count - window_base_count_[t] < kWindowLoads) continue;
+    const HistogramData now = tiers_[t]->load_latency();  // counts only grow: n >= kWindowLoads
     const uint64_t n = now.count - window_base_count_[t];
-    if (n < kWindowLoads) continue;
     const double median = WindowMedian(now, window_base_[t], n);
     window_base_[t].resize(now.buckets.size());
     for (size_t b = 0; b < now.buckets.size(); ++b) window_base_[t][b] = now.buckets[b].second;
     window_base_count_[t] = now.count;
-    ++windows_[t];
-    live_windows_[t].store(windows_[t], std::memory_order_relaxed);
+    live_windows_[t].fetch_add(1, std::memory_order_relaxed);
     const double old = live_ns_[t].load(std::memory_order_relaxed);
     live_ns_[t].store(old == 0 ? median : (1 - kWeight) * old + kWeight * median,
                       std::memory_order_relaxed);
@@ -88,10 +85,11 @@ void Migrator::UpdateCosts() {
     const unsigned fast = order[r], slow = order[r + 1];
     const double a = live_ns_[fast].load(std::memory_order_relaxed);
     const double b = live_ns_[slow].load(std::memory_order_relaxed);
+    const uint64_t windows = LiveWindows(slow);
     Evidence& e = evidence_[r];
-    if (e.slow != slow) e = {slow, windows_[slow], 0};  // another pair at this place: start over
-    if (windows_[slow] == e.seen_windows) continue;     // no new window of the challenger
-    e.seen_windows = windows_[slow];
+    if (e.slow != slow) e = {slow, windows, 0};  // another pair at this place: start over
+    if (windows == e.seen_windows) continue;     // no new window of the challenger
+    e.seen_windows = windows;
     if (!(a > 0 && b > 0 && b < kRerankRatio * a)) {
       e.in_a_row = 0;
       continue;
@@ -108,7 +106,7 @@ void Migrator::UpdateCosts() {
       last_rerank_reason_ = reason;
     }
     std::swap(order[r], order[r + 1]);
-    evidence_[r] = {order[r + 1], windows_[order[r + 1]], 0};
+    evidence_[r] = {order[r + 1], LiveWindows(order[r + 1]), 0};
     changed = true;
   }
   if (changed) {

@@ -223,9 +223,10 @@ class Migrator {
   TierView& view_;
   const MigratorOptions options_;
   MigratorHost& host_;
-  std::unique_ptr<Queue[]> queues_;                        // kCounterShards
-  std::unique_ptr<std::atomic<double>[]> live_ns_;         // by tier
-  std::unique_ptr<std::atomic<uint64_t>[]> live_windows_;  // by tier: windows_, for readers
+  std::unique_ptr<Queue[]> queues_;                 // kCounterShards
+  std::unique_ptr<std::atomic<double>[]> live_ns_;  // by tier
+  // By tier: windows completed (UpdateCosts); written only by the mover, under mu_.
+  std::unique_ptr<std::atomic<uint64_t>[]> live_windows_;
   // Per tier: completed moves onto and off it. Written only by the mover (under mu_), read
   // lock-free by ExportTierStats.
   struct TierMoves {
@@ -249,15 +250,14 @@ class Migrator {
   std::atomic<size_t> residency_bytes_{0};
   void PublishResidencyBytes() REQUIRES(mu_);
   // Per tier: the load-latency histogram's cumulative bucket counts and total count where the
-  // current window began, and the windows completed so far (UpdateCosts).
+  // current window began (UpdateCosts).
   std::vector<std::vector<uint64_t>> window_base_ GUARDED_BY(mu_);
   std::vector<uint64_t> window_base_count_ GUARDED_BY(mu_);
-  std::vector<uint64_t> windows_ GUARDED_BY(mu_);
   // Per ranking place r: the evidence that the tier ranked r + 1 (`slow`) should move above the
   // tier ranked r.
   struct Evidence {
     unsigned slow;
-    uint64_t seen_windows;  // windows_[slow] when last judged
+    uint64_t seen_windows;  // LiveWindows(slow) when last judged
     unsigned in_a_row;      // its windows in a row that were less than half the cost
   };
   std::vector<Evidence> evidence_ GUARDED_BY(mu_);
