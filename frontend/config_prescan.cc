@@ -129,6 +129,28 @@ class Scanner {
            c == '-';
   }
 
+  // The items of an array or inline table, the cursor on its opening bracket: `item` skips one;
+  // items are separated by commas (a trailing one allowed) up to `close`. Newlines may stand
+  // between items of arrays only.
+  template <typename Item>
+  bool SkipItems(char close, bool newlines, Item&& item) {
+    ++pos_;
+    for (;;) {
+      SkipBlank(newlines);
+      if (Peek() == close) {
+        ++pos_;
+        return true;
+      }
+      if (!item()) return false;
+      SkipBlank(newlines);
+      if (Peek() == ',') {
+        ++pos_;
+      } else if (Peek() != close) {
+        return false;
+      }
+    }
+  }
+
   // A value at `depth`: a string, an array, an inline table, or a scalar (number, date, bool).
   bool SkipValue(int depth) {
     SkipBlank(/*newlines=*/false);
@@ -136,43 +158,16 @@ class Scanner {
     if (c == '"' || c == '\'') return SkipString();
     if (c == '[') {
       if (!Enter(depth + 1)) return false;
-      ++pos_;
-      for (;;) {
-        SkipBlank(/*newlines=*/true);
-        if (Peek() == ']') {
-          ++pos_;
-          return true;
-        }
-        if (!SkipValue(depth + 1)) return false;
-        SkipBlank(/*newlines=*/true);
-        if (Peek() == ',') {
-          ++pos_;
-        } else if (Peek() != ']') {
-          return false;
-        }
-      }
+      return SkipItems(']', /*newlines=*/true, [&] { return SkipValue(depth + 1); });
     }
     if (c == '{') {
       if (!Enter(depth + 1)) return false;
-      ++pos_;
-      for (;;) {
-        SkipBlank(/*newlines=*/false);
-        if (Peek() == '}') {
-          ++pos_;
-          return true;
-        }
+      return SkipItems('}', /*newlines=*/false, [&] {
         int segments = 0;
-        if (!SkipKey(depth + 1, &segments)) return false;
-        if (Peek() != '=') return false;
+        if (!SkipKey(depth + 1, &segments) || Peek() != '=') return false;
         ++pos_;
-        if (!SkipValue(depth + 1 + segments)) return false;
-        SkipBlank(/*newlines=*/false);
-        if (Peek() == ',') {
-          ++pos_;
-        } else if (Peek() != '}') {
-          return false;
-        }
-      }
+        return SkipValue(depth + 1 + segments);
+      });
     }
     // A scalar runs to a delimiter. Dates may hold one space ("1979-05-27 07:32:00").
     const size_t start = pos_;
