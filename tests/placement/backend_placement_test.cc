@@ -67,6 +67,17 @@ uint64_t Stat(const Backend& b, const std::string& name, int tier = -1) {
   return tier < 0 ? sink.Get(name) : sink.Get("tiers", size_t(tier), name);
 }
 
+// A compressed tier of `pages` 4 KiB of capacity, not prefaulted.
+std::unique_ptr<Tier> MakeCompressed(uint64_t pages, const char* name = "compressed") {
+  CompressedTierOptions co;
+  co.name = name;
+  co.capacity_bytes = pages * kPageSize;
+  co.prefault = false;
+  auto t = CompressedTier::Open(co);
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  return t ? std::move(t).value() : nullptr;
+}
+
 // The mover's live cost estimate of tier `tier` (ns), as exported.
 double LiveLoadNs(const Backend& b, size_t tier) {
   testing::RecordingSink sink;
@@ -282,11 +293,7 @@ TEST(BackendPlacementTest, StaticPolicyKeepsFileOrderWhateverTheTiersCost) {
 // DRAM).
 TEST(BackendPlacementTest, StaticPolicyPutsPagesOnACompressedTierListedFirst) {
   std::vector<std::unique_ptr<Tier>> tiers;
-  CompressedTierOptions co;
-  co.name = "zram";
-  co.capacity_bytes = 64 * kPageSize;
-  co.prefault = false;
-  tiers.push_back(std::move(CompressedTier::Open(co)).value());
+  tiers.push_back(MakeCompressed(64, "zram"));
   tiers.push_back(MakeDram(64, "dram"));
   BackendOptions o;
   o.placement.policy = "static";
@@ -496,13 +503,8 @@ TEST(BackendPlacementTest, FrozenBackendRejectsStoresAndDropsTheOldPage) {
 
 TEST(BackendPlacementTest, IncompressiblePagesSkipTheCompressedTierNextTime) {
   std::vector<std::unique_ptr<Tier>> tiers;
-  CompressedTierOptions co;
-  co.name = "zram";
-  co.capacity_bytes = 64 * kPageSize;
-  co.prefault = false;
-  auto comp = CompressedTier::Open(co);
-  ASSERT_TRUE(comp.ok());
-  tiers.push_back(std::move(comp).value());
+  tiers.push_back(MakeCompressed(64, "zram"));
+  ASSERT_NE(tiers.back(), nullptr);
   tiers.push_back(MakeDram(64, "raw"));
   BackendOptions o;
   o.placement.background = false;
@@ -524,10 +526,7 @@ TEST(BackendPlacementTest, IncompressiblePagesSkipTheCompressedTierNextTime) {
 
 TEST(BackendPlacementTest, RejectReasonPoorCompressionWhenOnlyACompressedTierHasRoom) {
   std::vector<std::unique_ptr<Tier>> tiers;
-  CompressedTierOptions co;
-  co.capacity_bytes = 64 * kPageSize;
-  co.prefault = false;
-  tiers.push_back(std::move(CompressedTier::Open(co)).value());
+  tiers.push_back(MakeCompressed(64));
   BackendOptions o;
   o.placement.background = false;
   o.placement.probe_budget_ms = 0;
