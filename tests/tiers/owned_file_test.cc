@@ -16,21 +16,13 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/temp_file.h"
+
 namespace tierswap {
 namespace {
 
 class OwnedFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/owned_file_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr) << std::strerror(errno);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   static Result<OwnedFile> OpenAs(const std::string& path, OwnedFileKind kind) {
     OwnedFileOptions o;
     o.path = path;
@@ -53,7 +45,8 @@ class OwnedFileTest : public ::testing::Test {
     ASSERT_EQ(chmod(path.c_str(), mode), 0);
   }
 
-  std::string dir_;
+  testing::TempDir tmp_;  // a fresh directory per test, removed afterwards
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(OwnedFileTest, CreatesA0600FileAndRemovesItOnlyIfItIsStillTheSameFile) {
